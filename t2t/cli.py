@@ -1,0 +1,226 @@
+"""The `t2t` command line: thin wrappers over the Python API, one line per user error, exit code 2.
+
+Every command that writes refuses to overwrite an existing file unless `--force` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from t2t.errors import ConfigError, T2TError
+
+__all__ = ["main"]
+
+_SCALES_HELP = "a preset from the domain's generate.py SCALES (e.g. paper, small)"
+
+
+def _domain_and_env(args: argparse.Namespace) -> tuple[Any, Any]:
+    from t2t.domains import check_db_shape, load_domain, read_db
+
+    domain = load_domain(args.domain)
+    if getattr(args, "db", None):
+        db = read_db(domain, args.db)
+    elif domain.default_db is not None:
+        db = domain.default_db()
+        check_db_shape(domain, db, source=f"{domain.name} default database")
+    else:  # pragma: no cover - every loaded domain has a default
+        raise ConfigError("pass --db")
+    return domain, domain.environment(db)
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from t2t.domains import load_domain
+    from t2t.files import prepare_output, write_json
+
+    domain = load_domain(args.domain)
+    if domain.generate_db is None:
+        raise ConfigError(f"domain {domain.name!r} has no generator (generate.py)")
+    sizes: dict[str, int] = {}
+    if args.scale:
+        if args.scale not in domain.scales:
+            known = ", ".join(sorted(domain.scales)) or "none"
+            raise ConfigError(f"unknown scale {args.scale!r} for {domain.name}; known: {known}")
+        sizes.update(domain.scales[args.scale])
+    for item in args.set or []:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            raise ConfigError(f"--set expects NAME=INTEGER, got {item!r}")
+        sizes[name] = int(value)
+    out = prepare_output(args.out, force=args.force)
+    try:
+        db = domain.generate_db(seed=args.seed, **sizes)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad size for the {domain.name} generator: {exc}") from None
+    write_json(out, db)
+    counts = ", ".join(f"{len(records)} {table}" for table, records in db.items())
+    print(f"wrote {out}: {counts} (seed {args.seed})")
+
+
+def _check(args: argparse.Namespace) -> int:
+    domain, env = _domain_and_env(args)
+    if domain.check_db is None:
+        print(f"{domain.name} has no consistency checker (checks.py); the layout is valid")
+        return 0
+    problems = domain.check_db(env.to_dict())
+    for problem in problems:
+        print(problem)
+    print(f"{len(problems)} consistency problems")
+    return 1 if problems else 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from t2t.files import prepare_output, read_tasks, write_jsonl
+    from t2t.verify import verify_task
+
+    out = prepare_output(args.out, force=args.force) if args.out else None
+    tasks = read_tasks(args.tasks)
+    _, env = _domain_and_env(args)
+    verdicts = [verify_task(task, env) for task in tqdm(tasks, desc="verify", disable=args.quiet)]
+    if out:
+        write_jsonl(out, verdicts)
+    failed = [v for v in verdicts if not v.ok]
+    for verdict in failed[:20]:
+        first = verdict.errors[0]
+        print(f"task {verdict.task_id}: call {first.index} {first.name}: {first.error}")
+    print(f"{len(verdicts) - len(failed)}/{len(verdicts)} tasks replay cleanly")
+    return 1 if failed else 0
+
+
+def _tau2_replay(args: argparse.Namespace) -> None:
+    from tqdm.auto import tqdm
+
+    from t2t.files import prepare_output, write_jsonl
+    from t2t.tau2 import read_tau2_tasks, replay_tau2_tasks
+
+    out = prepare_output(args.out, force=args.force)
+    tasks = read_tau2_tasks(args.tasks)
+    _, env = _domain_and_env(args)
+    lines = list(tqdm(replay_tau2_tasks(env, tasks), total=len(tasks), disable=args.quiet))
+    write_jsonl(out, lines)
+    with_errors = sum(bool(line.errors) for line in lines)
+    print(f"wrote {out}: {len(lines)} tasks, {with_errors} with failed gold calls")
+
+
+def _tau2_import(args: argparse.Namespace) -> None:
+    from t2t.files import prepare_output, write_jsonl
+    from t2t.tau2 import read_tau2_tasks
+
+    out = prepare_output(args.out, force=args.force)
+    count = write_jsonl(out, read_tau2_tasks(args.tasks))
+    print(f"wrote {out}: {count} tasks")
+
+
+def _tau2_export(args: argparse.Namespace) -> None:
+    from t2t.files import prepare_output, read_tasks
+    from t2t.tau2 import write_tau2_tasks
+
+    out = prepare_output(args.out, force=args.force)
+    tasks = read_tasks(args.tasks)
+    write_tau2_tasks(tasks, out)
+    print(f"wrote {out}: {len(tasks)} tasks in τ² format")
+
+
+def _domains(args: argparse.Namespace) -> None:
+    from t2t.domains import builtin_domains, load_domain
+
+    for name in builtin_domains():
+        domain = load_domain(name)
+        writes = sum(t.mutates for t in domain.tools.values())
+        print(f"{name}: {len(domain.tools)} tools ({writes} write), {len(domain.rules)} rules")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from t2t.demo import run_demo
+
+    summary = run_demo(args.out, seed=args.seed, force=args.force, progress=not args.quiet)
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="t2t", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[..., Any], help: str, parent: Any = commands) -> Any:
+        sub = parent.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+        return sub
+
+    def writes(sub: Any, *, required: bool = True) -> None:
+        sub.add_argument("--out", required=required, type=Path, help="output file")
+        sub.add_argument("--force", action="store_true", help="overwrite an existing output")
+
+    def on_db(sub: Any, *, db_required: bool = False) -> None:
+        sub.add_argument("--domain", required=True, help="built-in name or a domain folder path")
+        sub.add_argument(
+            "--db", type=Path, required=db_required, help="db.json (default: the domain's own)"
+        )
+
+    command("domains", _domains, "list the built-in domains")
+
+    demo = command("demo", _demo, "the offline end-to-end job behind `make run`")
+    demo.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--force", action="store_true", help="overwrite earlier demo output")
+
+    db = commands.add_parser("db", help="generate or check a domain database")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    generate = command("generate", _generate, "generate a seeded database", db_commands)
+    generate.add_argument("--domain", required=True)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--scale", help=_SCALES_HELP)
+    generate.add_argument("--set", action="append", metavar="NAME=N", help="a generator size")
+    writes(generate)
+    check = command("check", _check, "check a database's consistency", db_commands)
+    on_db(check)
+
+    verify = command("verify", _verify, "replay tasks' gold actions and report failures")
+    on_db(verify)
+    verify.add_argument("--tasks", required=True, type=Path, help="tasks .jsonl or .json")
+    writes(verify, required=False)
+
+    tau2 = commands.add_parser("tau2", help="τ²-bench interop")
+    tau2_commands = tau2.add_subparsers(dest="tau2_command", required=True, metavar="COMMAND")
+    replay = command(
+        "replay", _tau2_replay, "replay τ² tasks; one hash line per task", tau2_commands
+    )
+    on_db(replay, db_required=True)
+    replay.add_argument("--tasks", required=True, type=Path, help="τ² tasks.json")
+    writes(replay)
+    imported = command("import", _tau2_import, "τ² tasks.json → t2t tasks JSONL", tau2_commands)
+    imported.add_argument("--tasks", required=True, type=Path)
+    writes(imported)
+    exported = command("export", _tau2_export, "t2t tasks → τ² tasks.json", tau2_commands)
+    exported.add_argument("--tasks", required=True, type=Path)
+    writes(exported)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a command; user errors print one line and exit 2."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except T2TError as exc:
+        print(f"t2t: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("t2t: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

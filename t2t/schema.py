@@ -1,0 +1,204 @@
+"""The data model shared by every stage, as pydantic v2 models that round-trip through JSON.
+
+Tasks keep τ²-bench's field names so they export to and import from τ² `tasks.json`; t2t adds
+`variant` and `provenance`. Every model forbids unknown fields so a typo in a file is reported
+by name instead of silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Action",
+    "Episode",
+    "EvaluationCriteria",
+    "Message",
+    "Provenance",
+    "Reward",
+    "Task",
+    "TaskDescription",
+    "ToolCall",
+    "ToolResult",
+    "Trajectory",
+    "UserInstructions",
+    "UserScenario",
+    "Variant",
+    "VariantKind",
+]
+
+SCHEMA_VERSION = 1
+
+VariantKind = Literal["base", "ambiguous", "changing", "infeasible"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolCall(_Model):
+    """A request to run one tool with JSON arguments."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    id: str | None = None
+
+
+class ToolResult(_Model):
+    """What a tool call returned; `ok=False` carries the error text the model is shown."""
+
+    call_id: str | None = None
+    name: str
+    ok: bool
+    content: str
+    error: str | None = None
+
+
+class Message(_Model):
+    """One chat turn, in the OpenAI shape litellm speaks."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+
+class Trajectory(_Model):
+    """The output of exploration: a walk through a domain from one real user."""
+
+    id: str
+    domain: str
+    seed: int
+    user_id: str
+    calls: list[ToolCall] = Field(default_factory=list)
+    results: list[ToolResult] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list)
+
+    @property
+    def successful_calls(self) -> list[ToolCall]:
+        """Only calls that succeeded count as gold."""
+        return [call for call, result in zip(self.calls, self.results, strict=False) if result.ok]
+
+
+class TaskDescription(_Model):
+    """τ²'s free-text description block."""
+
+    purpose: str | None = None
+    relevant_policies: str | None = None
+    notes: str | None = None
+
+
+class UserInstructions(_Model):
+    """What the simulated user knows and wants (τ²'s `StructuredUserInstructions`)."""
+
+    domain: str
+    reason_for_call: str
+    known_info: str | None = None
+    unknown_info: str | None = None
+    task_instructions: str
+
+
+class UserScenario(_Model):
+    persona: str | None = None
+    instructions: UserInstructions | str
+
+
+class Action(_Model):
+    """A gold tool call (τ²'s `Action`)."""
+
+    action_id: str
+    requestor: Literal["assistant", "user"] = "assistant"
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    info: str | None = None
+    compare_args: list[str] | None = None
+
+    def to_call(self) -> ToolCall:
+        return ToolCall(name=self.name, arguments=self.arguments, id=self.action_id)
+
+
+class EvaluationCriteria(_Model):
+    actions: list[Action] | None = None
+    communicate_info: list[str] | None = None
+    nl_assertions: list[str] | None = None
+    env_assertions: list[dict[str, Any]] | None = None
+    reward_basis: list[str] | None = None
+
+
+class Variant(_Model):
+    """Which intent a task tests; kind-specific fields go in `details`, so new kinds fit as is."""
+
+    kind: VariantKind = "base"
+    parent_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Provenance(_Model):
+    """Where a task came from, to rebuild it."""
+
+    trajectory_id: str | None = None
+    generator: str = "unknown"
+    seed: int | None = None
+    judge_scores: dict[str, float] | None = None
+    source: str | None = None
+
+
+class Task(_Model):
+    """A τ²-compatible task plus the t2t intent variant and its provenance."""
+
+    id: str
+    domain: str | None = None
+    description: TaskDescription | None = None
+    user_scenario: UserScenario
+    ticket: str | None = None
+    initial_state: dict[str, Any] | None = None
+    evaluation_criteria: EvaluationCriteria | None = None
+    annotations: Any = None
+    variant: Variant = Field(default_factory=Variant)
+    provenance: Provenance = Field(default_factory=Provenance)
+
+    @property
+    def gold_calls(self) -> list[ToolCall]:
+        """The gold actions the agent is expected to make, in order."""
+        criteria = self.evaluation_criteria
+        return [action.to_call() for action in (criteria.actions or [])] if criteria else []
+
+
+class Reward(_Model):
+    """Every component is reported, not only the product."""
+
+    value: float
+    state_ok: bool | None = None
+    communicate_ok: bool | None = None
+    forbidden_ok: bool | None = None
+    required_ok: bool | None = None
+    clarified_ok: bool | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Episode(_Model):
+    """One rollout of one task by one agent with one user: a line of a results JSONL."""
+
+    schema_version: int = SCHEMA_VERSION
+    task_id: str
+    variant: VariantKind = "base"
+    agent_model: str
+    user_model: str
+    trial: int = 0
+    seed: int | None = None
+    messages: list[Message] = Field(default_factory=list)
+    termination_reason: str
+    reward: Reward | None = None
+    cost_usd: float = 0.0
+    tokens: int = 0
+    duration_s: float = 0.0
+    error: str | None = None
+    config_hash: str = ""
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The agent's tool calls in order, as they would be replayed."""
+        return [call for m in self.messages if m.role == "assistant" for call in m.tool_calls or []]

@@ -1,0 +1,109 @@
+"""Replay verifier: run gold calls on a fork of the initial DB and compare final states.
+
+Verification is by replay, never by a model: a task is kept only if its gold calls run without
+error, and an episode's state is right only if replaying its calls reaches the gold final state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import BaseModel, Field
+
+from t2t.env import Environment, RecordChange
+from t2t.schema import Episode, Task, ToolCall, ToolResult
+
+__all__ = [
+    "CallError",
+    "ReplayResult",
+    "StateComparison",
+    "TaskVerification",
+    "check_episode_state",
+    "compare_states",
+    "replay_calls",
+    "replay_gold",
+    "verify_task",
+]
+
+
+class CallError(BaseModel):
+    """A replayed call that failed, at its position in the call list."""
+
+    index: int
+    name: str
+    error: str
+
+
+class ReplayResult(BaseModel):
+    """Per-call results of a replay, its failures and the final state's hash."""
+
+    results: list[ToolResult] = Field(default_factory=list)
+    errors: list[CallError] = Field(default_factory=list)
+    final_hash: str
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class StateComparison(BaseModel):
+    """Whether two final states match, and which records differ if not."""
+
+    ok: bool
+    changes: list[RecordChange] = Field(default_factory=list)
+
+
+class TaskVerification(BaseModel):
+    """The verdict on one task: its gold replays cleanly (and what broke if not)."""
+
+    task_id: str
+    ok: bool
+    final_hash: str
+    errors: list[CallError] = Field(default_factory=list)
+    writes: int = 0
+
+
+def replay_calls(env: Environment, calls: Iterable[ToolCall]) -> tuple[Environment, ReplayResult]:
+    """Run `calls` in order on a fork of `env`; failed calls are recorded and replay goes on."""
+    final = env.fork()
+    results, errors = [], []
+    for index, call in enumerate(calls):
+        result = final.run(call)
+        results.append(result)
+        if not result.ok:
+            errors.append(CallError(index=index, name=call.name, error=result.error or ""))
+    return final, ReplayResult(results=results, errors=errors, final_hash=final.state_hash())
+
+
+def replay_gold(task: Task, env: Environment) -> tuple[Environment, ReplayResult]:
+    """The gold final state of `task` starting from `env`."""
+    return replay_calls(env, task.gold_calls)
+
+
+def compare_states(actual: Environment, expected: Environment) -> StateComparison:
+    """Equal hashes mean equal states; otherwise list the records that differ."""
+    if actual.state_hash() == expected.state_hash():
+        return StateComparison(ok=True)
+    return StateComparison(ok=False, changes=expected.diff(actual))
+
+
+def check_episode_state(episode: Episode, task: Task, env: Environment) -> StateComparison:
+    """Replay the agent's calls and the gold calls from `env` and compare the two final states."""
+    actual, _ = replay_calls(env, episode.tool_calls)
+    expected, _ = replay_gold(task, env)
+    return compare_states(actual, expected)
+
+
+def verify_task(task: Task, env: Environment) -> TaskVerification:
+    """A task is valid when every gold call succeeds on a fork of its initial DB."""
+    final, replay = replay_gold(task, env)
+    writes = sum(
+        1 for call in task.gold_calls if (t := env.domain.tools.get(call.name)) and t.mutates
+    )
+    return TaskVerification(
+        task_id=task.id,
+        ok=replay.ok,
+        final_hash=replay.final_hash,
+        errors=replay.errors,
+        writes=writes,
+    )

@@ -1,0 +1,288 @@
+"""The command line: results as specified; user mistakes give one line and exit code 2."""
+
+import json
+import shutil
+
+import pytest
+
+from t2t.cli import main
+from t2t.tau2 import reference_data_dir
+
+REFERENCE = reference_data_dir("retail")
+needs_reference = pytest.mark.skipif(REFERENCE is None, reason="τ²-bench reference missing")
+
+
+def run(capsys, *argv):
+    code = main([*argv, "--quiet"] if argv[0] not in ("domains",) else list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code, err, *fragments):
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("t2t: error: ")  # one line, no traceback
+    for fragment in fragments:
+        assert fragment in err
+
+
+@pytest.fixture
+def small_tasks(tmp_path):
+    """Two tasks on τ²'s DB: one clean, one whose gold call fails."""
+    tasks = [
+        {
+            "id": "ok",
+            "user_scenario": {
+                "instructions": {
+                    "domain": "retail",
+                    "reason_for_call": "cancel",
+                    "task_instructions": "-",
+                }
+            },
+            "evaluation_criteria": {
+                "actions": [
+                    {
+                        "action_id": "a",
+                        "name": "get_order_details",
+                        "arguments": {"order_id": "#W2611340"},
+                    },
+                ]
+            },
+        },
+        {
+            "id": "broken",
+            "user_scenario": {
+                "instructions": {
+                    "domain": "retail",
+                    "reason_for_call": "x",
+                    "task_instructions": "-",
+                }
+            },
+            "evaluation_criteria": {
+                "actions": [
+                    {
+                        "action_id": "b",
+                        "name": "cancel_pending_order",
+                        "arguments": {"order_id": "#W0000000", "reason": "no longer needed"},
+                    },
+                    {"action_id": "c", "name": "no_such_tool", "arguments": {}},
+                ]
+            },
+        },
+    ]
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps(tasks))
+    return path
+
+
+@needs_reference
+def test_tau2_replay_writes_one_line_per_task(capsys, tmp_path, small_tasks):
+    out = tmp_path / "out.jsonl"
+    code, stdout, _ = run(
+        capsys,
+        "tau2",
+        "replay",
+        "--domain",
+        "retail",
+        "--db",
+        str(REFERENCE / "db.json"),
+        "--tasks",
+        str(small_tasks),
+        "--out",
+        str(out),
+    )
+    assert code == 0 and "2 tasks, 1 with failed gold calls" in stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [set(line) for line in lines] == [{"task_id", "final_db_sha256", "errors"}] * 2
+    assert lines[0]["errors"] == []
+    assert lines[1]["errors"] == [
+        {"index": 0, "name": "cancel_pending_order", "error": "Order not found"},
+        {"index": 1, "name": "no_such_tool", "error": "Tool 'no_such_tool' not found."},
+    ]
+    # a read-only task and a task whose calls all fail leave the DB as loaded
+    from t2t.tau2 import db_sha256
+
+    initial = db_sha256(json.loads((REFERENCE / "db.json").read_text()))
+    assert lines[0]["final_db_sha256"] == lines[1]["final_db_sha256"] == initial
+
+
+@needs_reference
+def test_outputs_are_never_overwritten_without_force(capsys, tmp_path, small_tasks):
+    out = tmp_path / "out.jsonl"
+    out.write_text("precious\n")
+    args = [
+        "tau2",
+        "replay",
+        "--domain",
+        "retail",
+        "--db",
+        str(REFERENCE / "db.json"),
+        "--tasks",
+        str(small_tasks),
+        "--out",
+        str(out),
+    ]
+    code, _, err = run(capsys, *args)
+    assert_user_error(code, err, str(out), "--force")
+    assert out.read_text() == "precious\n"
+    code, _, _ = run(capsys, *args, "--force")
+    assert code == 0 and out.read_text().count("\n") == 2
+
+
+def test_verify_reports_broken_tasks(capsys, tmp_path, small_tasks):
+    if REFERENCE is None:
+        pytest.skip("τ²-bench reference missing")
+    out = tmp_path / "verdicts.jsonl"
+    code, stdout, _ = run(
+        capsys,
+        "verify",
+        "--domain",
+        "retail",
+        "--db",
+        str(REFERENCE / "db.json"),
+        "--tasks",
+        str(small_tasks),
+        "--out",
+        str(out),
+    )
+    assert code == 1
+    assert "task broken: call 0 cancel_pending_order: Order not found" in stdout
+    assert "1/2 tasks replay cleanly" in stdout
+    verdicts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [v["ok"] for v in verdicts] == [True, False]
+
+
+def test_import_export_round_trip(capsys, tmp_path, small_tasks):
+    jsonl = tmp_path / "tasks.jsonl"
+    back = tmp_path / "back.json"
+    assert run(capsys, "tau2", "import", "--tasks", str(small_tasks), "--out", str(jsonl))[0] == 0
+    assert run(capsys, "tau2", "export", "--tasks", str(jsonl), "--out", str(back))[0] == 0
+    exported = json.loads(back.read_text())
+    assert [t["id"] for t in exported] == ["ok", "broken"]
+    assert exported[1]["evaluation_criteria"]["actions"][1]["name"] == "no_such_tool"
+
+
+def test_db_generate_is_seeded_and_checked(capsys, tmp_path):
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    assert (
+        run(
+            capsys,
+            "db",
+            "generate",
+            "--domain",
+            "retail",
+            "--scale",
+            "small",
+            "--seed",
+            "3",
+            "--out",
+            str(first),
+        )[0]
+        == 0
+    )
+    assert (
+        run(
+            capsys,
+            "db",
+            "generate",
+            "--domain",
+            "retail",
+            "--scale",
+            "small",
+            "--seed",
+            "3",
+            "--out",
+            str(second),
+        )[0]
+        == 0
+    )
+    assert first.read_bytes() == second.read_bytes()
+    code, stdout, _ = run(capsys, "db", "check", "--domain", "retail", "--db", str(first))
+    assert code == 0 and "0 consistency problems" in stdout
+    db = json.loads(first.read_text())
+    order = next(iter(db["orders"].values()))
+    order["user_id"] = "nobody_1"
+    first.write_text(json.dumps(db))
+    code, stdout, _ = run(capsys, "db", "check", "--domain", "retail", "--db", str(first))
+    assert code == 1 and "nobody_1" in stdout
+
+
+def test_unknown_domain(capsys, tmp_path):
+    code, _, err = run(capsys, "db", "check", "--domain", "shoes")
+    assert_user_error(code, err, "unknown domain 'shoes'", "retail")
+
+
+def test_missing_db_file(capsys, tmp_path, small_tasks):
+    code, _, err = run(
+        capsys,
+        "verify",
+        "--domain",
+        "retail",
+        "--db",
+        str(tmp_path / "nope.json"),
+        "--tasks",
+        str(small_tasks),
+    )
+    assert_user_error(code, err, "nope.json", "database not found")
+
+
+def test_malformed_db_json(capsys, tmp_path, small_tasks):
+    bad = tmp_path / "db.json"
+    bad.write_text('{"products": {}, "users": ')
+    code, _, err = run(
+        capsys, "verify", "--domain", "retail", "--db", str(bad), "--tasks", str(small_tasks)
+    )
+    assert_user_error(code, err, "db.json", "not valid JSON", "line 1")
+
+
+def test_db_with_a_bad_field_names_it(capsys, tmp_path, small_tasks):
+    db = json.loads((REFERENCE / "db.json").read_text()) if REFERENCE else None
+    if db is None:
+        pytest.skip("τ²-bench reference missing")
+    db["orders"]["#W2611340"]["status"] = "teleported"
+    bad = tmp_path / "db.json"
+    bad.write_text(json.dumps(db))
+    code, _, err = run(
+        capsys, "verify", "--domain", "retail", "--db", str(bad), "--tasks", str(small_tasks)
+    )
+    assert_user_error(code, err, "db.json", "orders.#W2611340.status")
+
+
+def test_malformed_tasks_name_the_task_and_field(capsys, tmp_path):
+    bad = tmp_path / "tasks.json"
+    bad.write_text(
+        json.dumps(
+            [{"id": "1", "user_scenario": {"instructions": {"domain": "retail"}}, "colour": 1}]
+        )
+    )
+    code, _, err = run(
+        capsys, "tau2", "import", "--tasks", str(bad), "--out", str(tmp_path / "x.jsonl")
+    )
+    assert_user_error(code, err, "tasks.json", "[0].")
+    assert not (tmp_path / "x.jsonl").exists()
+    lines = tmp_path / "tasks.jsonl"
+    lines.write_text('{"id": "1"}\n')
+    code, _, err = run(
+        capsys, "tau2", "export", "--tasks", str(lines), "--out", str(tmp_path / "y.json")
+    )
+    assert_user_error(code, err, "tasks.jsonl", "line 1: user_scenario")
+
+
+def test_domains_lists_retail(capsys):
+    code, out, _ = run(capsys, "domains")
+    assert code == 0 and "retail: 16 tools (7 write), 11 rules" in out
+
+
+@needs_reference
+def test_demo_writes_its_results(capsys, tmp_path):
+    code, stdout, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"))
+    assert code == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["generated_db"]["tables"] == {"products": 190, "users": 490, "orders": 2000}
+    assert summary["generated_db"]["consistency_problems"] == 0
+    assert summary["tau2_replay"]["tasks"] == 114
+    assert summary["tau2_replay"]["clean"] + summary["tau2_replay"]["with_failed_gold_calls"] == 114
+    replay_lines = (tmp_path / "demo" / "tau2_retail_replay.jsonl").read_text().splitlines()
+    assert len(replay_lines) == 114
+    code, _, err = run(capsys, "demo", "--out", str(tmp_path / "demo"))
+    assert_user_error(code, err, "--force")
+    shutil.rmtree(tmp_path / "demo")
