@@ -163,38 +163,9 @@ def test_import_export_round_trip(capsys, tmp_path, small_tasks):
 
 def test_db_generate_is_seeded_and_checked(capsys, tmp_path):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
-    assert (
-        run(
-            capsys,
-            "db",
-            "generate",
-            "--domain",
-            "retail",
-            "--scale",
-            "small",
-            "--seed",
-            "3",
-            "--out",
-            str(first),
-        )[0]
-        == 0
-    )
-    assert (
-        run(
-            capsys,
-            "db",
-            "generate",
-            "--domain",
-            "retail",
-            "--scale",
-            "small",
-            "--seed",
-            "3",
-            "--out",
-            str(second),
-        )[0]
-        == 0
-    )
+    for out in (first, second):
+        args = ["db", "generate", "--domain", "retail", "--scale", "small", "--seed", "3"]
+        assert run(capsys, *args, "--out", str(out))[0] == 0
     assert first.read_bytes() == second.read_bytes()
     code, stdout, _ = run(capsys, "db", "check", "--domain", "retail", "--db", str(first))
     assert code == 0 and "0 consistency problems" in stdout

@@ -84,8 +84,21 @@ def _edit_payment_method(db: State, user_id: str, payment_method_id: str) -> dic
     return db.edit("users", user_id)["payment_methods"][payment_method_id]
 
 
-def _has_enough(want: list[str], have: list[str]) -> bool:
-    return all(want.count(item_id) <= have.count(item_id) for item_id in want)
+def _missing_item(order: dict[str, Any], item_ids: list[str]) -> str | None:
+    """The first listed item the order holds fewer of than listed (lists may repeat ids)."""
+    have = [item["item_id"] for item in order["items"]]
+    return next((i for i in item_ids if item_ids.count(i) > have.count(i)), None)
+
+
+def _check_swap(
+    order: dict[str, Any], item_ids: list[str], new_item_ids: list[str], missing: str, end: str
+) -> None:
+    """τ²'s list checks before an exchange or item change (its two tools word them differently)."""
+    item_id = _missing_item(order, item_ids)
+    if item_id is not None:
+        raise ToolCallError(missing.format(item_id))
+    if len(item_ids) != len(new_item_ids):
+        raise ToolCallError("The number of items to be exchanged should match" + end)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -323,12 +336,7 @@ def exchange_delivered_order_items(
     order = _order(db, order_id)
     if order["status"] != "delivered":
         raise ToolCallError("Non-delivered order cannot be exchanged")
-    all_item_ids = [item["item_id"] for item in order["items"]]
-    for item_id in item_ids:
-        if item_ids.count(item_id) > all_item_ids.count(item_id):
-            raise ToolCallError(f"Number of {item_id} not found.")
-    if len(item_ids) != len(new_item_ids):
-        raise ToolCallError("The number of items to be exchanged should match.")
+    _check_swap(order, item_ids, new_item_ids, "Number of {} not found.", end=".")
     difference = round(_price_difference(db, order, item_ids, new_item_ids)[0], 2)
     method = _payment_method(db, order["user_id"], payment_method_id)
     if _is_gift_card(method) and method["balance"] < difference:
@@ -399,12 +407,7 @@ def modify_pending_order_items(
     order = _order(db, order_id)
     if order["status"] != "pending":
         raise ToolCallError("Non-pending order cannot be modified")
-    all_item_ids = [item["item_id"] for item in order["items"]]
-    for item_id in item_ids:
-        if item_ids.count(item_id) > all_item_ids.count(item_id):
-            raise ToolCallError(f"{item_id} not found")
-    if len(item_ids) != len(new_item_ids):
-        raise ToolCallError("The number of items to be exchanged should match")
+    _check_swap(order, item_ids, new_item_ids, "{} not found", end="")
     difference, variant = _price_difference(db, order, item_ids, new_item_ids, forbid_same=True)
     method = _payment_method(db, order["user_id"], payment_method_id)
     if _is_gift_card(method) and method["balance"] < difference:
@@ -520,7 +523,7 @@ def return_delivered_order_items(
         and payment_method_id != order["payment_history"][0]["payment_method_id"]
     ):
         raise ToolCallError("Payment method should be the original payment method")
-    if not _has_enough(item_ids, [item["item_id"] for item in order["items"]]):
+    if _missing_item(order, item_ids) is not None:
         raise ToolCallError("Some item not found")
     order = db.edit("orders", order_id)
     order["status"] = "return requested"
