@@ -49,9 +49,10 @@ def _generate(args: argparse.Namespace) -> None:
         sizes.update(domain.scales[args.scale])
     for item in args.set or []:
         name, _, value = item.partition("=")
-        if not value.isdigit():
-            raise ConfigError(f"--set expects NAME=INTEGER, got {item!r}")
-        sizes[name] = int(value)
+        try:
+            sizes[name] = int(value)
+        except ValueError:
+            raise ConfigError(f"--set expects NAME=INTEGER, got {item!r}") from None
     out = prepare_output(args.out, force=args.force)
     try:
         db = domain.generate_db(seed=args.seed, **sizes)

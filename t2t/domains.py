@@ -14,6 +14,7 @@ path, with no registry to edit. A broken file is reported by name, never as a ba
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -62,16 +63,19 @@ def load_domain(name_or_path: str | Path) -> Domain:
     key = str(name_or_path)
     if key in _REGISTRY:
         return _REGISTRY[key]
-    folder = Path(key)
-    looks_like_path = folder.is_dir() or "/" in key or key.startswith(".")
-    if not looks_like_path:
-        folder = builtin_root() / key
-        if not (folder / "tools.py").is_file():
+    is_path = isinstance(name_or_path, Path) or "/" in key or key.startswith(".")
+    folder = Path(key) if is_path else builtin_root() / key
+    if not is_path and not (folder / "tools.py").is_file():
+        if Path(key).is_dir():  # a bare folder name that is not a built-in domain
+            folder = Path(key)
+        else:
             known = ", ".join(builtin_domains() + sorted(_REGISTRY))
             raise DomainError(f"unknown domain {key!r}; known: {known} (or pass a folder path)")
-    domain = _load_folder(folder.resolve())
-    _REGISTRY[key] = domain
-    return domain
+    folder = folder.resolve()
+    cache_key = str(folder)  # relative paths mean different folders from different places
+    if cache_key not in _REGISTRY:
+        _REGISTRY[cache_key] = _load_folder(folder)
+    return _REGISTRY[cache_key]
 
 
 def _load_folder(folder: Path) -> Domain:
@@ -81,11 +85,14 @@ def _load_folder(folder: Path) -> Domain:
         raise DomainError(f"{folder}: a domain folder needs a tools.py")
     package = _package_for(folder)
     tools_module = _import(package, folder, "tools")
-    tools = {
-        f.__name__: make_tool(f)
-        for f in vars(tools_module).values()
-        if callable(f) and hasattr(f, "__t2t_tool__")
-    }
+    try:
+        tools = {
+            f.__name__: make_tool(f)
+            for f in vars(tools_module).values()
+            if callable(f) and hasattr(f, "__t2t_tool__")
+        }
+    except Exception as exc:  # an annotation or docstring the schema cannot be built from
+        raise DomainError(f"{folder / 'tools.py'}: bad tool signature: {exc}") from exc
     if not tools:
         raise DomainError(f"{folder / 'tools.py'}: no functions marked with @tool")
     rules_module = _import(package, folder, "rules", optional=True)
@@ -95,8 +102,12 @@ def _load_folder(folder: Path) -> Domain:
         if callable(f) and hasattr(f, "__t2t_rule__")
     ]
     policy_file = folder / "policy.md"
-    if not policy_file.is_file():
-        raise DomainError(f"{policy_file}: missing (the policy agents are given)")
+    try:
+        policy = policy_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DomainError(f"{policy_file}: missing (the policy agents are given)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DomainError(f"{policy_file}: cannot be read: {exc}") from None
     model = getattr(_import(package, folder, "data_model", optional=True), "DB", None)
     generator = _import(package, folder, "generate", optional=True)
     generate = getattr(generator, "generate_db", None)
@@ -106,12 +117,12 @@ def _load_folder(folder: Path) -> Domain:
         raise DomainError(f"{folder}: needs a db.json or a generate.py with generate_db()")
 
     def default_db() -> dict[str, Any]:
-        return read_db(domain, db_file) if db_file.is_file() else generate()  # type: ignore[misc]
+        return read_db(domain, db_file) if db_file.is_file() else generate(seed=0)  # type: ignore[misc]
 
     domain = Domain(
         name=folder.name,
         tools=tools,
-        policy=policy_file.read_text(encoding="utf-8"),
+        policy=policy,
         rules=rules,
         validate_db=_validator(model) if model is not None else None,
         check_db=check,
@@ -125,7 +136,8 @@ def _load_folder(folder: Path) -> Domain:
 
 def _package_for(folder: Path) -> str:
     """Register the folder as a package so its modules can import each other relatively."""
-    name = "t2t_domain_" + "".join(c if c.isalnum() else "_" for c in str(folder))
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:12]  # a/b_c and a/b/c differ
+    name = f"t2t_domain_{folder.name if folder.name.isidentifier() else 'x'}_{digest}"
     if name not in sys.modules:
         package = types.ModuleType(name)
         package.__path__ = [str(folder)]

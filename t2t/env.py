@@ -39,6 +39,7 @@ __all__ = [
 
 ToolKind = Literal["read", "write", "generic"]
 _MISSING: Any = object()  # overlay marker for a deleted record
+_EMPTY: dict[str, Any] = {}
 _HASH_MOD = 1 << 128
 
 
@@ -229,11 +230,15 @@ class State:
 class _TableView(Mapping[str, Any]):
     """A read-only merged view of one table: the loaded records plus this fork's overlay."""
 
-    __slots__ = ("_base", "_overlay")
+    __slots__ = ("_base", "_env", "_table")
 
     def __init__(self, env: Environment, table: str) -> None:
         self._base = env._root.tables[table]
-        self._overlay = env._overlay.get(table, {})
+        self._env, self._table = env, table
+
+    @property
+    def _overlay(self) -> dict[str, Any]:  # looked up each time: a write may create it later
+        return self._env._overlay.get(self._table) or _EMPTY
 
     def __getitem__(self, key: str) -> Any:
         if key in self._overlay:
@@ -297,6 +302,7 @@ class _Root:
         if self._total is None:
             total = 0
             for table, records in self.tables.items():
+                total += _record_hash(table, "", "")  # the set of tables is part of the state
                 for key in records:
                     total += self.record_hash(table, key)
             self._total = total % _HASH_MOD
@@ -349,6 +355,9 @@ class Environment:
         except ToolCallError as exc:
             self._rollback()
             return _error(call, str(exc))
+        except BaseException:  # a bug in the tool: undo its partial writes, keep the traceback
+            self._rollback()
+            raise
         finally:
             self._undo = None
             self._undo_keys.clear()
@@ -382,6 +391,8 @@ class Environment:
     def _edit(self, table: str, key: str) -> Any:
         if (table, key) in self._owned:
             record = self._overlay[table][key]
+            if record is _MISSING:
+                raise KeyError(f"{table}[{key!r}]")
             if self._undo is not None and (table, key) not in self._undo_keys:
                 # edited in place from here on: keep a copy so a refusal can restore it
                 self._undo.append((table, key, _copy_json(record), True))
@@ -397,7 +408,8 @@ class Environment:
     def _put(self, table: str, key: str, record: Any) -> None:
         if table not in self._root.tables:
             raise KeyError(table)
-        self._set(table, key, record)
+        # a private copy: the caller may pass a record it read (shared) or mutate it later
+        self._set(table, key, record if record is _MISSING else _copy_json(record))
 
     def _set(self, table: str, key: str, value: Any) -> None:
         records = self._overlay.setdefault(table, {})
@@ -476,8 +488,12 @@ class Environment:
         changes = []
         for table, key in keys:
             before, after = self._lookup(table, key), other._lookup(table, key)
-            if normalize(before) != normalize(after):
-                changes.append(RecordChange(table=table, key=key, before=before, after=after))
+            if canonical_json(before) != canonical_json(after):  # the hash's notion of equal
+                changes.append(
+                    RecordChange(
+                        table=table, key=key, before=_copy_json(before), after=_copy_json(after)
+                    )
+                )
         return changes
 
     def _table_keys(self, table: str) -> Iterator[str]:

@@ -20,16 +20,27 @@ from t2t.schema import Task
 
 __all__ = ["prepare_output", "read_json", "read_tasks", "write_json", "write_jsonl"]
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask once (setting it back at once)
+
+
+def _read_text(path: Path, what: str) -> str:
+    if path.is_dir():
+        raise DataError(f"expected a {what}, found a folder", file=str(path))
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{what} not found", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror or exc}", file=str(path)) from None
+
 
 def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
     """Parse a JSON file, naming the file (and line/column) in any error."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{what} not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {what}: {exc}", file=str(path)) from None
+    text = _read_text(path, what)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -48,49 +59,58 @@ def _validation_error(exc: ValidationError, *, file: str, prefix: str) -> DataEr
 def read_tasks(path: str | Path) -> list[Task]:
     """Tasks from a JSON list (t2t or τ² `tasks.json`) or a JSONL file (one task per line)."""
     path = Path(path)
+    tasks = []
     if path.suffix == ".jsonl":
-        if not path.is_file():
-            raise DataError("tasks file not found", file=str(path))
-        tasks = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(_read_text(path, "tasks file").splitlines(), start=1):
             if not line.strip():
                 continue
             try:
                 tasks.append(Task.model_validate_json(line))
             except ValidationError as exc:
                 raise _validation_error(exc, file=str(path), prefix=f"line {number}: ") from None
-        return tasks
-    raw = read_json(path, what="tasks file")
-    if not isinstance(raw, list):
-        raise DataError("expected a JSON list of tasks", file=str(path))
-    tasks = []
-    for index, item in enumerate(raw):
-        try:
-            tasks.append(Task.model_validate(item))
-        except ValidationError as exc:
-            raise _validation_error(exc, file=str(path), prefix=f"[{index}].") from None
+    else:
+        raw = read_json(path, what="tasks file")
+        if not isinstance(raw, list):
+            raise DataError("expected a JSON list of tasks", file=str(path))
+        for index, item in enumerate(raw):
+            try:
+                tasks.append(Task.model_validate(item))
+            except ValidationError as exc:
+                raise _validation_error(exc, file=str(path), prefix=f"[{index}].") from None
+    if not tasks:
+        raise DataError("holds no tasks", file=str(path))
     return tasks
 
 
 def prepare_output(path: str | Path, *, force: bool = False) -> Path:
     """Refuse to overwrite an existing result unless `force`; create the parent folder."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a file name")
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {path.parent}: {exc.strerror or exc}") from None
     return path
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write via a temporary file and rename, so readers never see half a file."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None and Path(tmp).exists():
+            Path(tmp).unlink()
 
 
 def _plain(row: Any) -> Any:

@@ -17,9 +17,9 @@ import hashlib
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from t2t.env import Environment, canonical_json
 from t2t.errors import DataError
@@ -73,25 +73,48 @@ def write_tau2_tasks(tasks: list[Task], path: str | Path) -> None:
     write_json(path, [task_to_tau2(task) for task in tasks])
 
 
-def _initialization_calls(task: Task) -> list[ToolCall]:
+class _InitializationAction(BaseModel):
+    """τ²'s `EnvFunctionCall`, as far as replay supports it (the assistant's own tools)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    env_type: Literal["assistant"] = "assistant"
+    func_name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+def _start_state(env: Environment, task: Task) -> Environment:
+    """The task's initial state: `env` plus its initialization actions, which must all succeed."""
     state = task.initial_state or {}
+    where = f"task {task.id}: initial_state"
     if state.get("initialization_data") or state.get("message_history"):
+        raise DataError("initialization_data and message_history are not supported", field=where)
+    try:
+        actions = [
+            _InitializationAction.model_validate(a)
+            for a in state.get("initialization_actions") or []
+        ]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = f"{where}.initialization_actions.{'.'.join(map(str, first['loc']))}"
+        raise DataError(first["msg"], field=field) from None
+    if not actions:
+        return env
+    start, replay = replay_calls(
+        env, [ToolCall(name=a.func_name, arguments=a.arguments) for a in actions]
+    )
+    if replay.errors:
+        error = replay.errors[0]
         raise DataError(
-            "initialization_data and message_history are not supported in replay",
-            field=f"task {task.id}: initial_state",
+            f"initialization action {error.index} ({error.name}) failed: {error.error}", field=where
         )
-    calls = []
-    for action in state.get("initialization_actions") or []:
-        calls.append(ToolCall(name=action["func_name"], arguments=action.get("arguments") or {}))
-    return calls
+    return start
 
 
 def replay_tau2_tasks(env: Environment, tasks: list[Task]) -> Iterator[Tau2ReplayLine]:
     """Replay each task's gold actions on a fresh fork of `env`; failed calls are reported."""
     for task in tasks:
-        setup = _initialization_calls(task)
-        start, _ = replay_calls(env, setup) if setup else (env, None)
-        final, replay = replay_calls(start, task.gold_calls)
+        final, replay = replay_calls(_start_state(env, task), task.gold_calls)
         yield Tau2ReplayLine(
             task_id=task.id, final_db_sha256=final.db_sha256(), errors=replay.errors
         )

@@ -1,7 +1,7 @@
 """The command line: results as specified; user mistakes give one line and exit code 2."""
 
 import json
-import shutil
+import os
 
 import pytest
 
@@ -245,15 +245,77 @@ def test_domains_lists_retail(capsys):
 
 @needs_reference
 def test_demo_writes_its_results(capsys, tmp_path):
+    from t2t import builtin_domains
+
     code, stdout, _ = run(capsys, "demo", "--out", str(tmp_path / "demo"))
     assert code == 0
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    assert summary["generated_db"]["tables"] == {"products": 190, "users": 490, "orders": 2000}
-    assert summary["generated_db"]["consistency_problems"] == 0
-    assert summary["tau2_replay"]["tasks"] == 114
-    assert summary["tau2_replay"]["clean"] + summary["tau2_replay"]["with_failed_gold_calls"] == 114
+    assert set(summary["domains"]) == set(builtin_domains())
+    retail = summary["domains"]["retail"]
+    assert retail["generated_db"]["tables"] == {"products": 190, "users": 490, "orders": 2000}
+    for name, part in summary["domains"].items():
+        assert part["generated_db"]["consistency_problems"] == 0, name
+        assert (tmp_path / "demo" / f"{name}_db.json").is_file()
+    assert retail["tau2_replay"]["tasks"] == 114
+    assert retail["tau2_replay"]["clean"] + retail["tau2_replay"]["with_failed_gold_calls"] == 114
     replay_lines = (tmp_path / "demo" / "tau2_retail_replay.jsonl").read_text().splitlines()
     assert len(replay_lines) == 114
     code, _, err = run(capsys, "demo", "--out", str(tmp_path / "demo"))
     assert_user_error(code, err, "--force")
-    shutil.rmtree(tmp_path / "demo")
+
+
+def test_bad_paths_are_one_line_errors(capsys, tmp_path, small_tasks):
+    verify = ["verify", "--domain", "retail", "--tasks"]
+    code, _, err = run(capsys, *verify, str(small_tasks), "--db", str(tmp_path))
+    assert_user_error(code, err, "found a folder")
+    as_dict = tmp_path / "dict.json"
+    as_dict.write_text('{"id": "1"}')
+    assert_user_error(*run(capsys, *verify, str(as_dict))[::2], "expected a JSON list of tasks")
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b'{"id": "caf\xe9"}\n')
+    assert_user_error(*run(capsys, *verify, str(latin1))[::2], "latin1.jsonl", "not UTF-8")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    assert_user_error(*run(capsys, *verify, str(empty))[::2], "empty.jsonl", "holds no tasks")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    out = ["db", "generate", "--domain", "retail", "--scale", "small", "--out"]
+    assert_user_error(*run(capsys, *out, str(a_file / "db.json"))[::2], "cannot create")
+    assert_user_error(*run(capsys, *out, str(tmp_path), "--force")[::2], "is a folder")
+    bad_size = ["db", "generate", "--domain", "retail", "--set", "n_orders=²", "--out"]
+    assert_user_error(*run(capsys, *bad_size, str(tmp_path / "x.json"))[::2], "NAME=INTEGER")
+
+
+def test_outputs_are_readable_by_others(capsys, tmp_path):
+    out = tmp_path / "db.json"
+    run(capsys, "db", "generate", "--domain", "retail", "--scale", "small", "--out", str(out))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as any file the user creates, not 0600
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+@needs_reference
+def test_failing_initialization_action_is_reported(capsys, tmp_path, small_tasks):
+    tasks = json.loads(small_tasks.read_text())
+    tasks[0]["initial_state"] = {
+        "initialization_actions": [
+            {
+                "env_type": "assistant",
+                "func_name": "cancel_pending_order",
+                "arguments": {"order_id": "#NOPE", "reason": "no longer needed"},
+            }
+        ]
+    }
+    path = tmp_path / "init.json"
+    path.write_text(json.dumps(tasks))
+    replay = ["tau2", "replay", "--domain", "retail", "--db", str(REFERENCE / "db.json")]
+    code, _, err = run(capsys, *replay, "--tasks", str(path), "--out", str(tmp_path / "o.jsonl"))
+    assert_user_error(
+        code, err, "task ok: initial_state", "initialization action 0", "Order not found"
+    )
+    tasks[0]["initial_state"]["initialization_actions"][0].pop("func_name")
+    path.write_text(json.dumps(tasks))
+    code, _, err = run(capsys, *replay, "--tasks", str(path), "--out", str(tmp_path / "o.jsonl"))
+    assert_user_error(code, err, "initialization_actions.func_name")
+    assert not (tmp_path / "o.jsonl").exists()

@@ -154,7 +154,7 @@ def test_broken_folders_name_the_file(bank, file, content, message):
 def test_broken_db_json_names_the_file(bank, capsys, tmp_path):
     (bank / "db.json").write_text("{oops")
     tasks = tmp_path / "t.jsonl"
-    tasks.write_text("")
+    tasks.write_text(bank_task([]).model_dump_json() + "\n")
     code = main(["verify", "--domain", str(bank), "--tasks", str(tasks), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "db.json" in err and "not valid JSON" in err
@@ -174,3 +174,47 @@ def test_retail_is_built_in():
     assert retail.generate_db is not None and retail.check_db is not None
     assert "Identity first" in retail.policy
     assert {"paper", "small"} <= set(retail.scales)
+
+
+def test_similar_paths_load_their_own_tools(bank, tmp_path):
+    twin = tmp_path / "b_c"
+    nested = tmp_path / "b" / "c"
+    for folder, tool_name in ((twin, "tool_one"), (nested, "tool_two")):
+        folder.mkdir(parents=True)
+        (folder / "tools.py").write_text(
+            f"from t2t import tool\n\n\n@tool(kind='read')\ndef {tool_name}(db) -> str:\n"
+            f"    '''Say hi.'''\n    return 'hi'\n"
+        )
+        (folder / "policy.md").write_text("# p\n")
+        (folder / "db.json").write_text("{}")
+    assert set(load_domain(str(twin)).tools) == {"tool_one"}
+    assert set(load_domain(str(nested)).tools) == {"tool_two"}
+
+
+def test_relative_paths_resolve_from_the_current_folder(bank, tmp_path, monkeypatch):
+    other = tmp_path / "elsewhere" / "bank"
+    other.mkdir(parents=True)
+    (other / "tools.py").write_text((bank / "tools.py").read_text().replace("get_balance", "peek"))
+    (other / "helpers.py").write_text(HELPERS)
+    (other / "policy.md").write_text("# p\n")
+    (other / "db.json").write_text((bank / "db.json").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert "get_balance" in load_domain("./bank").tools
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert "peek" in load_domain("./bank").tools
+
+
+def test_a_local_folder_does_not_shadow_a_built_in(tmp_path, monkeypatch):
+    (tmp_path / "retail").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert "cancel_pending_order" in load_domain("retail").tools
+
+
+def test_unresolvable_annotations_name_tools_py(bank):
+    (bank / "tools.py").write_text(
+        "from typing import TYPE_CHECKING\nfrom t2t import tool\nif TYPE_CHECKING:\n"
+        "    from x import Thing\n\n\n@tool(kind='read')\ndef f(db, thing: 'Thing') -> str:\n"
+        "    '''Doc.\n\n    Args:\n        thing: A thing.\n    '''\n    return ''\n"
+    )
+    with pytest.raises(DomainError, match="tools.py: bad tool signature"):
+        load_domain(str(bank))

@@ -291,3 +291,65 @@ def test_replay_is_deterministic(calls):
 def test_non_table_databases_are_rejected(bad):
     with pytest.raises(TypeError):
         Environment(TOY, bad)
+
+
+def test_inserted_records_are_private_copies():
+    db = toy_db()
+    env = TOY.environment(db)
+    read = env.state["a"]["k0"]
+    env.state.insert("a", "copy1", read)
+    env.state.insert("a", "copy2", read)
+    env.state.edit("a", "copy1")["value"] = 99
+    assert db["a"]["k0"]["value"] == 0 and env.state["a"]["copy2"]["value"] == 0
+
+
+def test_editing_a_deleted_record_is_a_key_error():
+    env = TOY.environment(toy_db())
+    env.state.delete("a", "k0")
+    with pytest.raises(KeyError):
+        env.state.edit("a", "k0")
+
+
+def test_diff_returns_snapshots():
+    env = TOY.environment(toy_db())
+    child = env.fork()
+    child.call("set_field", table="a", key="k0", name="value", value=1)
+    change = env.diff(child)[0]
+    child.call("set_field", table="a", key="k0", name="value", value=2)
+    assert change.after["value"] == 1
+    change.after["value"] = 3
+    assert child.state["a"]["k0"]["value"] == 2
+
+
+def test_a_table_view_sees_later_writes():
+    env = TOY.environment(toy_db())
+    view = env.state["b"]
+    env.state.edit("b", "only")["value"] = 5
+    assert view["only"]["value"] == 5 and dict(view.items())["only"]["value"] == 5
+
+
+def test_hashes_and_diffs_agree_on_spelling_and_tables():
+    left = TOY.environment({"a": {"x": {"v": True, "z": -0.0}}})
+    right = TOY.environment({"a": {"x": {"v": 1, "z": 0.0}}})
+    assert (left.state_hash() == right.state_hash()) == (left.diff(right) == [])
+    extra_table = TOY.environment({"a": {"x": {"v": True, "z": -0.0}}, "b": {}})
+    assert extra_table.state_hash() != left.state_hash()
+    assert extra_table.db_sha256() != left.db_sha256()
+
+
+def test_a_tool_bug_rolls_back_and_raises():
+    @tool(kind="write")
+    def buggy(db: State, key: str) -> str:
+        """Write, then crash.
+
+        Args:
+            key: Record id.
+        """
+        db.edit("a", key)["value"] = 99
+        raise RuntimeError("bug in the tool")
+
+    domain = Domain(name="buggy", tools={"buggy": make_tool(buggy)})
+    env = domain.environment(toy_db())
+    with pytest.raises(RuntimeError, match="bug in the tool"):
+        env.call("buggy", key="k0")
+    assert env.state["a"]["k0"]["value"] == 0 and env.touched() == set()

@@ -22,8 +22,8 @@ HEAVY = ("litellm", "plotly", "transformers", "torch", "trl", "ipywidgets", "ray
 
 # STYLE.md "Layers", bottom first: a module may import its own layer or the ones below it.
 LAYERS = (
-    ("schema", "errors", "files"),  # files: JSON/JSONL I/O of schema models
-    ("env", "domains"),
+    ("schema", "errors", "files", "arithmetic"),  # files: JSON/JSONL I/O of schema models
+    ("env", "domains", "calls"),
     ("llm",),
     ("explore", "convert", "intents", "verify"),
     ("users", "agents", "rollout", "evaluate"),

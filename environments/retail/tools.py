@@ -9,14 +9,11 @@ any write so the environment can copy only what changes.
 
 from __future__ import annotations
 
-import ast
-import functools
 import json
-import operator
-import unicodedata
 from typing import Any
 
 from t2t import State, ToolCallError, tool
+from t2t.arithmetic import calculate_expression
 
 __all__ = [
     "calculate",
@@ -47,6 +44,22 @@ def _order(db: State, order_id: str) -> dict[str, Any]:
     if order_id not in db["orders"]:
         raise ToolCallError("Order not found")
     return db["orders"][order_id]
+
+
+_ORDER_OPTIONAL = (
+    "cancel_reason",
+    "exchange_items",
+    "exchange_new_items",
+    "exchange_payment_method_id",
+    "exchange_price_difference",
+    "return_items",
+    "return_payment_method_id",
+)
+
+
+def _order_view(order: dict[str, Any]) -> dict[str, Any]:
+    """An order as τ² returns it: every optional field present, None when unset."""
+    return {**order, **{key: order.get(key) for key in _ORDER_OPTIONAL}}
 
 
 def _user(db: State, user_id: str) -> dict[str, Any]:
@@ -101,43 +114,7 @@ def _check_swap(
         raise ToolCallError("The number of items to be exchanged should match" + end)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive form, as τ² matches names and emails (cached: scanned often)."""
-    if text.isascii():
-        return text.casefold().strip()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
-
-
 # ------------------------------------------------------------------------------------- generic
-
-
-_OPERATORS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Pow: operator.pow,
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-}
-
-
-def _evaluate(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _evaluate(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return node.value
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
-        left, right = _evaluate(node.left), _evaluate(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 64:
-            raise ToolCallError("Exponent too large")  # τ²'s eval would hang on 9**9**9
-        return _OPERATORS[type(node.op)](left, right)
-    if isinstance(node, ast.UnaryOp) and type(node.op) in _OPERATORS:
-        return _OPERATORS[type(node.op)](_evaluate(node.operand))
-    raise ToolCallError("Invalid expression")
 
 
 @tool(kind="generic")
@@ -147,14 +124,7 @@ def calculate(db: State, expression: str) -> str:
     Args:
         expression: The mathematical expression to calculate, such as '2 + 2'. The expression can contain numbers, operators (+, -, *, /), parentheses, and spaces.
     """  # noqa: E501
-    if not all(char in "0123456789+-*/(). " for char in expression):
-        raise ToolCallError("Invalid characters in expression")
-    try:
-        return str(round(float(_evaluate(ast.parse(expression, mode="eval"))), 2))
-    except SyntaxError:
-        raise ToolCallError("Invalid expression") from None
-    except (ZeroDivisionError, OverflowError) as exc:
-        raise ToolCallError(str(exc)) from None
+    return calculate_expression(expression)
 
 
 @tool(kind="generic")
@@ -181,9 +151,9 @@ def find_user_id_by_email(db: State, email: str) -> str:
     Args:
         email: The email of the user, such as 'something@example.com'.
     """
-    wanted = _fold(email)
+    wanted = email.lower()
     for user_id, user in db["users"].items():
-        if _fold(user["email"]) == wanted:
+        if user["email"].lower() == wanted:
             return user_id
     raise ToolCallError("User not found")
 
@@ -197,12 +167,12 @@ def find_user_id_by_name_zip(db: State, first_name: str, last_name: str, zip: st
         last_name: The last name of the customer, such as 'Doe'.
         zip: The zip code of the customer, such as '12345'.
     """  # noqa: E501
-    first, last = _fold(first_name), _fold(last_name)
+    first, last = first_name.lower(), last_name.lower()
     for user_id, user in db["users"].items():
         name = user["name"]
         if (
-            _fold(name["first_name"]) == first
-            and _fold(name["last_name"]) == last
+            name["first_name"].lower() == first
+            and name["last_name"].lower() == last
             and user["address"]["zip"] == zip
         ):
             return user_id
@@ -216,7 +186,7 @@ def get_order_details(db: State, order_id: str) -> dict[str, Any]:
     Args:
         order_id: The order id, such as '#W0000000'. Be careful there is a '#' symbol at the beginning of the order id.
     """  # noqa: E501
-    return _order(db, order_id)
+    return _order_view(_order(db, order_id))
 
 
 @tool(kind="read")
@@ -294,7 +264,7 @@ def cancel_pending_order(db: State, order_id: str, reason: str) -> dict[str, Any
     order["status"] = "cancelled"
     order["cancel_reason"] = reason
     order["payment_history"].extend(refunds)
-    return order
+    return _order_view(order)
 
 
 def _price_difference(
@@ -347,7 +317,7 @@ def exchange_delivered_order_items(
     order["exchange_new_items"] = sorted(new_item_ids)
     order["exchange_payment_method_id"] = payment_method_id
     order["exchange_price_difference"] = difference
-    return order
+    return _order_view(order)
 
 
 def _address(
@@ -389,7 +359,7 @@ def modify_pending_order_address(
         raise ToolCallError("Non-pending order cannot be modified")
     order = db.edit("orders", order_id)
     order["address"] = _address(address1, address2, city, state, country, zip)
-    return order
+    return _order_view(order)
 
 
 @tool(kind="write")
@@ -429,7 +399,7 @@ def modify_pending_order_items(
         item["price"] = variant["price"]  # type: ignore[index]
         item["options"] = dict(variant["options"])  # type: ignore[index]
     order["status"] = "pending (item modified)"
-    return order
+    return _order_view(order)
 
 
 @tool(kind="write")
@@ -472,7 +442,7 @@ def modify_pending_order_payment(
     if _is_gift_card(_payment_method(db, order["user_id"], old_method_id)):
         card = _edit_payment_method(db, order["user_id"], old_method_id)
         card["balance"] = round(card["balance"] + amount, 2)
-    return order
+    return _order_view(order)
 
 
 @tool(kind="write")
@@ -529,4 +499,4 @@ def return_delivered_order_items(
     order["status"] = "return requested"
     order["return_items"] = sorted(item_ids)
     order["return_payment_method_id"] = payment_method_id
-    return order
+    return _order_view(order)

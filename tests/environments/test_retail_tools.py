@@ -49,7 +49,9 @@ def content(env, name, **arguments):
 
 
 def output(env, name, **arguments):
-    return json.loads(content(env, name, **arguments))
+    """The returned JSON without the unset (None) fields τ² includes, to compare with the state."""
+    value = json.loads(content(env, name, **arguments))
+    return {k: v for k, v in value.items() if v is not None} if isinstance(value, dict) else value
 
 
 def refusal(env, name, **arguments):
@@ -135,15 +137,24 @@ def test_transfer_to_human_agents(tiny_env):
     [
         ("jose.lopez@example.com", USER1),
         ("JOSE.Lopez@Example.COM", USER1),
-        ("zoë.müller@example.com", USER2),
-        ("ZOE.MULLER@example.com", USER2),
+        ("ZOË.MÜLLER@example.com", USER2),
     ],
 )
 def test_find_user_id_by_email(tiny_env, email, user_id):
     assert content(tiny_env, "find_user_id_by_email", email=email) == user_id
 
 
-@pytest.mark.parametrize("email", ["nobody@example.com", "jose.lopez@example", ""])
+@pytest.mark.parametrize(
+    "email",
+    # τ² matches case-insensitively only: no accent folding, no trimming
+    [
+        "nobody@example.com",
+        "jose.lopez@example",
+        "",
+        "zoe.muller@example.com",
+        " jose.lopez@example.com",
+    ],
+)
 def test_find_user_id_by_email_not_found(tiny_env, email):
     assert refusal(tiny_env, "find_user_id_by_email", email=email) == "User not found"
 
@@ -152,8 +163,7 @@ def test_find_user_id_by_email_not_found(tiny_env, email):
     ("first", "last", "zip_code", "user_id"),
     [
         ("José", "López", "78701", USER1),
-        ("jose", "LOPEZ", "78701", USER1),
-        ("Zoe", "Muller", "10001", USER2),
+        ("josé", "LÓPEZ", "78701", USER1),
         ("ZOË", "müller", "10001", USER2),
     ],
 )
@@ -166,7 +176,13 @@ def test_find_user_id_by_name_zip(tiny_env, first, last, zip_code, user_id):
 
 @pytest.mark.parametrize(
     ("first", "last", "zip_code"),
-    [("José", "López", "10001"), ("Zoë", "López", "78701"), ("José", "Lopes", "78701")],
+    [
+        ("José", "López", "10001"),
+        ("Zoë", "López", "78701"),
+        ("José", "Lopes", "78701"),
+        ("Jose", "Lopez", "78701"),
+        ("José ", "López", "78701"),
+    ],
 )
 def test_find_user_id_by_name_zip_not_found(tiny_env, first, last, zip_code):
     error = refusal(
@@ -582,6 +598,22 @@ def test_return_delivered_order_items(tiny_env, item_ids, method):
     assert balance(tiny_env, USER1, GC1) == 10.0  # refunded later, not at the request
 
 
+def test_orders_are_returned_with_every_optional_field_like_tau2(tiny_env):
+    order = json.loads(content(tiny_env, "get_order_details", order_id=PENDING))
+    optional = [
+        "cancel_reason",
+        "exchange_items",
+        "exchange_new_items",
+        "exchange_payment_method_id",
+        "exchange_price_difference",
+        "return_items",
+        "return_payment_method_id",
+    ]
+    assert list(order)[-len(optional) :] == optional
+    assert all(order[key] is None for key in optional)
+    assert "cancel_reason" not in tiny_env.state["orders"][PENDING]  # the view, not the record
+
+
 def test_return_sorts_item_ids(retail, tiny_retail_db):
     order = tiny_retail_db["orders"][DELIVERED]
     order["items"] = [line(tiny_retail_db, BOTTLE, WB_1000), line(tiny_retail_db, TSHIRT, TS_RED)]
@@ -786,6 +818,8 @@ def test_same_outcome_as_tau2(tiny_env, name, arguments):
     if expected_error is None:
         if isinstance(expected, str):
             assert result.content == expected
-        else:
-            assert normalize(json.loads(result.content)) == normalize(expected.model_dump())
+        else:  # the same JSON as τ²'s environment sends the model, None fields included
+            from tau2.environment.environment import Environment as Tau2Environment
+
+            assert json.loads(result.content) == json.loads(Tau2Environment.to_json_str(expected))
     assert normalize(tiny_env.to_dict()) == normalize(tau2.db.model_dump())
