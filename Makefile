@@ -56,7 +56,7 @@ EXIT5_OK = || { rc=$$?; [[ $$rc -eq 5 ]] || exit $$rc; echo "pytest collected no
 test: venv check-pth
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	@echo "$(BIN)/pytest"; $(BIN)/pytest $(EXIT5_OK)
+	@echo "$(BIN)/pytest -n auto"; $(BIN)/pytest -n auto $(EXIT5_OK)
 	@if compgen -G 'notebooks/*.ipynb' > /dev/null; then \
 	  echo "$(BIN)/pytest --nbmake notebooks/"; \
 	  $(BIN)/pytest --nbmake notebooks/ $(EXIT5_OK); \

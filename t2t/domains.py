@@ -32,6 +32,7 @@ __all__ = [
     "builtin_domains",
     "builtin_root",
     "check_db_shape",
+    "domain_module",
     "load_domain",
     "read_db",
     "register_domain",
@@ -132,6 +133,14 @@ def _load_folder(folder: Path) -> Domain:
         folder=str(folder),
     )
     return domain
+
+
+def domain_module(domain: Domain, name: str) -> types.ModuleType:
+    """A module of a folder domain (e.g. its `generate` for `TRAIN_SEED`), as the loader sees it."""
+    if domain.folder is None:
+        raise DomainError(f"domain {domain.name!r} was not loaded from a folder")
+    folder = Path(domain.folder)
+    return _import(_package_for(folder), folder, name)
 
 
 def _package_for(folder: Path) -> str:

@@ -45,6 +45,15 @@ _HASH_MOD = 1 << 128
 
 def normalize(value: Any) -> Any:
     """Canonical JSON data: drop None dict entries, every number as `round(float(x), 6)`."""
+    kind = type(value)  # exact-type fast path: this runs over whole DBs when hashing them
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: normalize(v) for k, v in value.items() if v is not None}
+    if kind is float or kind is int:
+        return round(float(value), 6)
+    if kind is list:
+        return [normalize(v) for v in value]
     if isinstance(value, dict):
         return {k: normalize(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
@@ -94,10 +103,7 @@ class Tool:
 
     def openai_schema(self) -> dict[str, Any]:
         """The function schema in the OpenAI tools format litellm passes to every provider."""
-        parameters = self.arguments.model_json_schema()
-        parameters.pop("title", None)
-        for prop in parameters.get("properties", {}).values():
-            prop.pop("title", None)
+        parameters = _without_titles(self.arguments.model_json_schema())
         return {
             "type": "function",
             "function": {
@@ -106,6 +112,23 @@ class Tool:
                 "parameters": parameters,
             },
         }
+
+
+def _without_titles(schema: Any) -> Any:
+    """Drop pydantic's generated `title`s (noise in a prompt), keeping properties named title."""
+    if isinstance(schema, list):
+        return [_without_titles(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    cleaned = {}
+    for key, value in schema.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs"):
+            cleaned[key] = {name: _without_titles(sub) for name, sub in value.items()}
+        else:
+            cleaned[key] = _without_titles(value)
+    return cleaned
 
 
 def tool(kind: ToolKind) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

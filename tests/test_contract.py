@@ -106,3 +106,42 @@ def test_forks_hashes_and_diffs_under_random_calls(domain, small_db, pool, seed,
     }
     assert changes == expected
     assert {(c.table, c.key) for c in parent.diff(fresh)} == expected  # across roots too
+
+
+def _schema_keys(domain):
+    """Every property name in the domain's tool schemas, nested models included."""
+    keys = set()
+    for tool in domain.tools.values():
+        schema = tool.arguments.model_json_schema()
+        for part in [schema, *schema.get("$defs", {}).values()]:
+            keys |= set(part.get("properties", {}))
+    return sorted(keys)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_rules_never_raise_or_write_on_garbage_arguments(domain, small_db, pool, data):
+    ids = sorted({str(v) for values in pool.values.values() for v in values})
+    scalars = st.one_of(
+        st.sampled_from(ids),
+        st.text(max_size=6),
+        st.integers(),
+        st.floats(),
+        st.booleans(),
+        st.none(),
+    )
+    keys = st.sampled_from([*_schema_keys(domain), "junk"])
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+        max_leaves=8,
+    )
+    ruled = sorted({name for rule in domain.rules for name in rule.tools})
+    name = data.draw(st.sampled_from(ruled))
+    arguments = data.draw(st.dictionaries(keys, values, max_size=6))
+    env = domain.environment(small_db)
+    from t2t import ToolCall
+
+    reasons = env.check_rules(ToolCall(name=name, arguments=arguments))
+    assert all(isinstance(rule, str) and isinstance(why, str) for rule, why in reasons)
+    assert env.touched() == set()

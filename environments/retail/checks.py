@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from t2t.record_checks import check_fields, is_cents
+
 __all__ = ["CANCEL_REASONS", "ORDER_STATUSES", "check_db"]
 
 ORDER_STATUSES = (
@@ -50,27 +52,6 @@ _MONEY_TOLERANCE = 0.01  # totals are sums of cent amounts; τ² leaves float no
 Json = dict[str, Any]
 
 
-def _shape(problems: list[str], where: str, record: Any, required, optional=()) -> bool:
-    """Report a non-dict, missing or unknown fields; True when every required field is there."""
-    if not isinstance(record, dict):
-        problems.append(f"{where}: not an object")
-        return False
-    missing = [k for k in required if k not in record]
-    unknown = sorted(k for k in record if k not in required and k not in optional)
-    if missing:
-        problems.append(f"{where}: missing field(s) {', '.join(missing)}")
-    if unknown:
-        problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
-    return not missing
-
-
-def _is_cents(value: Any) -> bool:
-    """A non-bool number that is a whole number of cents (up to float noise)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    return abs(value * 100 - round(value * 100)) < 1e-6
-
-
 def _is_multisubset(part: list, whole: list) -> bool:
     """τ² lists may repeat an item id; each occurrence must be matched."""
     return not (Counter(part) - Counter(whole))
@@ -82,7 +63,7 @@ def _check_products(products: Json, problems: list[str]) -> dict[str, tuple[str,
     names: dict[str, str] = {}
     for pid, product in products.items():
         where = f"products[{pid!r}]"
-        if not _shape(problems, where, product, ("name", "product_id", "variants")):
+        if not check_fields(problems, where, product, ("name", "product_id", "variants")):
             continue
         if product["product_id"] != pid:
             problems.append(f"{where}: product_id {product['product_id']!r} differs from key")
@@ -95,7 +76,9 @@ def _check_products(products: Json, problems: list[str]) -> dict[str, tuple[str,
             continue
         for iid, variant in product["variants"].items():
             vwhere = f"{where}.variants[{iid!r}]"
-            if not _shape(problems, vwhere, variant, ("item_id", "options", "available", "price")):
+            if not check_fields(
+                problems, vwhere, variant, ("item_id", "options", "available", "price")
+            ):
                 continue
             if variant["item_id"] != iid:
                 problems.append(f"{vwhere}: item_id {variant['item_id']!r} differs from key")
@@ -110,7 +93,7 @@ def _check_products(products: Json, problems: list[str]) -> dict[str, tuple[str,
                 problems.append(f"{vwhere}: options must map strings to strings")
             if not isinstance(variant["available"], bool):
                 problems.append(f"{vwhere}: available must be true or false")
-            if not _is_cents(variant["price"]) or variant["price"] <= 0:
+            if not is_cents(variant["price"]) or variant["price"] <= 0:
                 problems.append(f"{vwhere}: price {variant['price']!r} not a positive cent amount")
     return variants
 
@@ -123,12 +106,12 @@ def _check_users(users: Json, orders: Json, problems: list[str]) -> None:
     required = ("user_id", "name", "address", "email", "payment_methods", "orders")
     for uid, user in users.items():
         where = f"users[{uid!r}]"
-        if not _shape(problems, where, user, required):
+        if not check_fields(problems, where, user, required):
             continue
         if user["user_id"] != uid:
             problems.append(f"{where}: user_id {user['user_id']!r} differs from key")
-        _shape(problems, f"{where}.name", user["name"], ("first_name", "last_name"))
-        _shape(problems, f"{where}.address", user["address"], _ADDRESS_FIELDS)
+        check_fields(problems, f"{where}.name", user["name"], ("first_name", "last_name"))
+        check_fields(problems, f"{where}.address", user["address"], _ADDRESS_FIELDS)
         email = user["email"]
         if not isinstance(email, str) or "@" not in email:
             problems.append(f"{where}: email {email!r} is not an address")
@@ -146,7 +129,7 @@ def _check_users(users: Json, orders: Json, problems: list[str]) -> None:
             if source not in _PAYMENT_FIELDS:
                 problems.append(f"{mwhere}: source {source!r} unknown")
                 continue
-            if not _shape(problems, mwhere, method, _PAYMENT_FIELDS[source]):
+            if not check_fields(problems, mwhere, method, _PAYMENT_FIELDS[source]):
                 continue
             if method["id"] != mid:
                 problems.append(f"{mwhere}: id {method['id']!r} differs from key")
@@ -155,7 +138,7 @@ def _check_users(users: Json, orders: Json, problems: list[str]) -> None:
             method_owner.setdefault(mid, uid)
             if source == "gift_card":
                 balance = method["balance"]
-                if not _is_cents(balance) or balance < 0:
+                if not is_cents(balance) or balance < 0:
                     problems.append(f"{mwhere}: balance {balance!r} is not cents >= 0")
             if source == "credit_card":
                 last_four = method["last_four"]
@@ -180,7 +163,7 @@ def _check_items(
     drift_allowed = order["status"] == "pending (item modified)"
     for n, item in enumerate(order["items"]):
         iwhere = f"{where}.items[{n}]"
-        if not _shape(problems, iwhere, item, _ITEM_FIELDS):
+        if not check_fields(problems, iwhere, item, _ITEM_FIELDS):
             continue
         pid, iid = item["product_id"], item["item_id"]
         if pid not in products:
@@ -192,7 +175,7 @@ def _check_items(
         variant = variants[iid][1]
         if item["name"] != products[pid].get("name"):
             problems.append(f"{iwhere}: name {item['name']!r} is not the product's")
-        if not _is_cents(item["price"]):
+        if not is_cents(item["price"]):
             problems.append(f"{iwhere}: price {item['price']!r} not a cent amount")
         elif not drift_allowed and item["price"] != variant["price"]:
             problems.append(f"{iwhere}: price {item['price']} != variant price {variant['price']}")
@@ -212,13 +195,13 @@ def _check_payments(
     paid = refunded = 0.0
     for n, entry in enumerate(history):
         pwhere = f"{where}.payment_history[{n}]"
-        if not _shape(problems, pwhere, entry, _PAYMENT_ENTRY_FIELDS):
+        if not check_fields(problems, pwhere, entry, _PAYMENT_ENTRY_FIELDS):
             return
         kind, amount = entry["transaction_type"], entry["amount"]
         method = entry["payment_method_id"]
         if kind not in ("payment", "refund"):
             problems.append(f"{pwhere}: transaction_type {kind!r} unknown")
-        if not _is_cents(amount) or amount < 0:
+        if not is_cents(amount) or amount < 0:
             problems.append(f"{pwhere}: amount {amount!r} is not cents >= 0")
             return
         if method not in methods:
@@ -239,7 +222,7 @@ def _check_payments(
             variants[it["item_id"]][1]["price"] for it in lines if it.get("item_id") in variants
         )
     else:
-        total = sum(it["price"] for it in lines if _is_cents(it.get("price")))
+        total = sum(it["price"] for it in lines if is_cents(it.get("price")))
     if abs(paid - refunded - total) > _MONEY_TOLERANCE:
         problems.append(f"{where}: paid {paid - refunded:.2f} net but items cost {total:.2f}")
 
@@ -255,7 +238,7 @@ def _check_status(where: str, order: Json, user: Json, variants: dict, problems:
         problems.append(f"{where}: status {status!r} but no fulfillments")
     for n, fulfillment in enumerate(fulfillments):
         fwhere = f"{where}.fulfillments[{n}]"
-        if not _shape(problems, fwhere, fulfillment, ("tracking_id", "item_ids")):
+        if not check_fields(problems, fwhere, fulfillment, ("tracking_id", "item_ids")):
             continue
         if not fulfillment["tracking_id"]:
             problems.append(f"{fwhere}: no tracking_id")
@@ -314,11 +297,11 @@ def _check_orders(db: Json, variants: dict, problems: list[str]) -> None:
     required = (*_ORDER_FIELDS, "payment_history")
     for oid, order in db["orders"].items():
         where = f"orders[{oid!r}]"
-        if not _shape(problems, where, order, required, _ORDER_OPTIONAL):
+        if not check_fields(problems, where, order, required, _ORDER_OPTIONAL):
             continue
         if order["order_id"] != oid:
             problems.append(f"{where}: order_id {order['order_id']!r} differs from key")
-        _shape(problems, f"{where}.address", order["address"], _ADDRESS_FIELDS)
+        check_fields(problems, f"{where}.address", order["address"], _ADDRESS_FIELDS)
         if order["status"] not in ORDER_STATUSES:
             problems.append(f"{where}: status {order['status']!r} unknown")
             continue
@@ -341,7 +324,7 @@ def check_db(db: dict) -> list[str]:
     if not isinstance(db, dict):
         return ["db: not an object"]
     problems: list[str] = []
-    if not _shape(problems, "db", db, ("products", "users", "orders")):
+    if not check_fields(problems, "db", db, ("products", "users", "orders")):
         return problems
     for table in ("products", "users", "orders"):
         if not isinstance(db[table], dict):

