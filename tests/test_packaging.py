@@ -22,7 +22,13 @@ HEAVY = ("litellm", "plotly", "transformers", "torch", "trl", "ipywidgets", "ray
 
 # STYLE.md "Layers", bottom first: a module may import its own layer or the ones below it.
 LAYERS = (
-    ("schema", "errors", "files", "arithmetic", "record_checks"),  # files: JSON/JSONL I/O of schema models
+    (
+        "schema",
+        "errors",
+        "files",
+        "arithmetic",
+        "record_checks",
+    ),  # files: JSON/JSONL I/O of schema models
     ("env", "domains", "calls", "standard_tools"),
     ("llm",),
     ("explore", "convert", "intents", "verify"),
