@@ -93,6 +93,13 @@ TAU2_CODE = {
 }
 
 
+def quiet_tau2() -> None:
+    """τ²'s tools log every cancellation at DEBUG through loguru: silence it, for fair timing."""
+    from loguru import logger
+
+    logger.disable("tau2")
+
+
 def tau2_verify(domain_name: str, raw_db: dict, task: Task) -> bool:
     package, tools_class, db_class = TAU2_CODE[domain_name]
     tools_type = getattr(importlib.import_module(f"{package}.tools"), tools_class)
@@ -134,6 +141,7 @@ def measure(label, domain, raw_db, tasks, repeats, baseline_tasks, with_tau2=Fal
         "speedup": round(naive / fast, 1),
     }
     if with_tau2:
+        quiet_tau2()
         tau2 = per_task_ms(lambda t: tau2_verify(domain.name, raw_db, t), tasks[:baseline_tasks], 1)
         row["tau2_code_ms_per_task"] = round(tau2, 2)
         row["speedup_vs_tau2_code"] = round(tau2 / fast, 1)
