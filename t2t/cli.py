@@ -89,9 +89,16 @@ def _verify(args: argparse.Namespace) -> int:
         write_jsonl(out, verdicts)
     failed = [v for v in verdicts if not v.ok]
     for verdict in failed[:20]:
-        first = verdict.errors[0]
-        print(f"task {verdict.task_id}: call {first.index} {first.name}: {first.error}")
-    print(f"{len(verdicts) - len(failed)}/{len(verdicts)} tasks replay cleanly")
+        for error in verdict.errors[:1]:
+            print(f"task {verdict.task_id}: call {error.index} {error.name}: {error.error}")
+        for broken in verdict.violations[:1]:
+            print(
+                f"task {verdict.task_id}: call {broken.index} {broken.name} breaks "
+                f"{broken.rule}: {broken.reason}"
+            )
+    if len(failed) > 20:
+        print(f"… and {len(failed) - 20} more (see --out)")
+    print(f"{len(verdicts) - len(failed)}/{len(verdicts)} tasks replay cleanly within the policy")
     return 1 if failed else 0
 
 

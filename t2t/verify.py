@@ -16,6 +16,7 @@ from t2t.schema import Episode, Task, ToolCall, ToolResult
 __all__ = [
     "CallError",
     "ReplayResult",
+    "RuleViolation",
     "StateComparison",
     "TaskVerification",
     "check_episode_state",
@@ -34,11 +35,21 @@ class CallError(BaseModel):
     error: str
 
 
+class RuleViolation(BaseModel):
+    """A replayed write that a policy rule forbids in the state it ran in."""
+
+    index: int
+    name: str
+    rule: str
+    reason: str
+
+
 class ReplayResult(BaseModel):
-    """Per-call results of a replay, its failures and the final state's hash."""
+    """Per-call results of a replay, its failures, its policy violations and the final hash."""
 
     results: list[ToolResult] = Field(default_factory=list)
     errors: list[CallError] = Field(default_factory=list)
+    violations: list[RuleViolation] = Field(default_factory=list)
     final_hash: str
 
     @property
@@ -54,25 +65,41 @@ class StateComparison(BaseModel):
 
 
 class TaskVerification(BaseModel):
-    """The verdict on one task: its gold replays cleanly (and what broke if not)."""
+    """The verdict on one task: its gold replays cleanly within the policy (and what broke if not)."""
 
     task_id: str
     ok: bool
     final_hash: str
     errors: list[CallError] = Field(default_factory=list)
+    violations: list[RuleViolation] = Field(default_factory=list)
     writes: int = 0
 
 
-def replay_calls(env: Environment, calls: Iterable[ToolCall]) -> tuple[Environment, ReplayResult]:
-    """Run `calls` in order on a fork of `env`; failed calls are recorded and replay goes on."""
+def replay_calls(
+    env: Environment, calls: Iterable[ToolCall], *, check_rules: bool = False
+) -> tuple[Environment, ReplayResult]:
+    """Run `calls` in order on a fork of `env`; failed calls are recorded and replay goes on.
+
+    With `check_rules`, each write is first checked against the domain's policy rules in the state
+    it is about to change, and what it breaks is recorded.
+    """
     final = env.fork()
-    results, errors = [], []
+    results, errors, violations = [], [], []
     for index, call in enumerate(calls):
+        spec = env.domain.tools.get(call.name)
+        if check_rules and spec is not None and spec.mutates:
+            violations += [
+                RuleViolation(index=index, name=call.name, rule=rule, reason=reason)
+                for rule, reason in final.check_rules(call)
+            ]
         result = final.run(call)
         results.append(result)
         if not result.ok:
             errors.append(CallError(index=index, name=call.name, error=result.error or ""))
-    return final, ReplayResult(results=results, errors=errors, final_hash=final.state_hash())
+    replay = ReplayResult(
+        results=results, errors=errors, violations=violations, final_hash=final.state_hash()
+    )
+    return final, replay
 
 
 def replay_gold(task: Task, env: Environment) -> tuple[Environment, ReplayResult]:
@@ -95,15 +122,16 @@ def check_episode_state(episode: Episode, task: Task, env: Environment) -> State
 
 
 def verify_task(task: Task, env: Environment) -> TaskVerification:
-    """A task is valid when every gold call succeeds on a fork of its initial DB."""
-    final, replay = replay_gold(task, env)
+    """A task is valid when every gold call succeeds on a fork of its initial DB, within policy."""
+    _, replay = replay_calls(env, task.gold_calls, check_rules=True)
     writes = sum(
         1 for call in task.gold_calls if (t := env.domain.tools.get(call.name)) and t.mutates
     )
     return TaskVerification(
         task_id=task.id,
-        ok=replay.ok,
+        ok=replay.ok and not replay.violations,
         final_hash=replay.final_hash,
         errors=replay.errors,
+        violations=replay.violations,
         writes=writes,
     )

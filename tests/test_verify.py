@@ -131,3 +131,32 @@ def test_compare_states_of_identical_content(env):
             zip="00001",
         )
     assert compare_states(a, b).ok
+
+
+def test_gold_that_breaks_the_policy_is_rejected_even_when_the_tools_accept_it(env):
+    modified = next(o for o in env.state["orders"].values() if o["status"] == "pending")
+    address = dict(address1="1 A St", address2="", city="X", state="CA", country="USA", zip="00001")
+    order_id = modified["order_id"]
+    item = modified["items"][0]
+    product = env.state["products"][item["product_id"]]
+    other = next(
+        i for i, v in product["variants"].items() if i != item["item_id"] and v["available"]
+    )
+    method = modified["payment_history"][0]["payment_method_id"]
+    task = task_with(
+        (
+            "modify_pending_order_items",
+            {
+                "order_id": order_id,
+                "item_ids": [item["item_id"]],
+                "new_item_ids": [other],
+                "payment_method_id": method,
+            },
+        ),
+        ("modify_pending_order_address", {"order_id": order_id, **address}),
+    )
+    verdict = verify_task(task, env)
+    assert verdict.errors == []  # τ²'s tool lets an item-modified order change its address…
+    assert not verdict.ok  # …the policy does not
+    assert [(v.index, v.rule) for v in verdict.violations] == [(1, "modify_items_once")]
+    assert order_id in verdict.violations[0].reason
