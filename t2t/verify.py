@@ -65,7 +65,7 @@ class StateComparison(BaseModel):
 
 
 class TaskVerification(BaseModel):
-    """The verdict on one task: its gold replays cleanly within the policy (and what broke if not)."""
+    """The verdict on one task: gold replays cleanly within the policy, or what broke."""
 
     task_id: str
     ok: bool
