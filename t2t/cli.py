@@ -153,7 +153,11 @@ def _demo(args: argparse.Namespace) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="t2t", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="t2t",
+        description="Verifiable tool-calling tasks: domains, databases, replay, τ²-bench interop.",
+        epilog="Commands that write refuse to overwrite a file unless given --force.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -191,7 +195,9 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", _check, "check a database's consistency", db_commands)
     on_db(check)
 
-    verify = command("verify", _verify, "replay tasks' gold actions and report failures")
+    verify = command(
+        "verify", _verify, "replay tasks' gold actions; report failed calls and broken policy rules"
+    )
     on_db(verify)
     verify.add_argument("--tasks", required=True, type=Path, help="tasks .jsonl or .json")
     writes(verify, required=False)
