@@ -2,7 +2,7 @@
 
 Domains share it (`from t2t.arithmetic import calculate_expression`) so every `calculate` tool
 answers the same way: the result rounded to 2 decimals as a string, τ²'s error messages, and no
-way to hang the process (powers are computed in floating point).
+way to hang the process (an integer power too large to compute at once is taken in floating point).
 """
 
 from __future__ import annotations
@@ -23,8 +23,19 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
-    ast.Pow: lambda base, exponent: float(base) ** exponent,  # bounded, unlike int powers
+    ast.Pow: lambda base, exponent: _power(base, exponent),
 }
+_MAX_EXACT_BITS = 1 << 20  # an exact integer power up to ~1M bits is instant; beyond, use floats
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    """τ²'s `eval` result where it is cheap (exact ints), floating point where it would hang."""
+    if type(base) is int and type(exponent) is int and exponent >= 0:
+        if max(base.bit_length(), 1) * exponent <= _MAX_EXACT_BITS:
+            return base**exponent
+    return float(base) ** exponent
+
+
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
@@ -45,8 +56,8 @@ def calculate_expression(expression: str) -> str:
     if not all(char in _ALLOWED for char in expression):
         raise ToolCallError("Invalid characters in expression")
     try:
-        return str(round(float(_evaluate(ast.parse(expression, mode="eval"))), 2))
-    except SyntaxError:
-        raise ToolCallError("Invalid expression") from None
+        return str(round(float(_evaluate(ast.parse(expression, "<string>", "eval"))), 2))
+    except SyntaxError as exc:  # τ²'s message: its eval parses the same way
+        raise ToolCallError(str(exc)) from None
     except (ArithmeticError, TypeError, ValueError, RecursionError, MemoryError) as exc:
         raise ToolCallError(str(exc) or type(exc).__name__) from None

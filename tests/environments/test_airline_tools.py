@@ -286,7 +286,7 @@ def test_calculate(env, expression, expected):
         ("2 ^ 3", "Invalid characters in expression"),
         ("__import__('os')", "Invalid characters in expression"),
         ("1 / 0", "division by zero"),
-        ("2 +", "Invalid expression"),
+        ("2 +", "invalid syntax (<string>, line 1)"),
     ],
 )
 def test_calculate_errors(env, expression, error):

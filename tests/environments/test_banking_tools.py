@@ -173,8 +173,8 @@ def test_calculate(env, expression, expected):
     [
         ("2 ^ 3", "Invalid characters in expression"),
         ("__import__('os')", "Invalid characters in expression"),
-        ("1 +", "Invalid expression"),
-        ("1.5.2", "Invalid expression"),
+        ("1 +", "invalid syntax (<string>, line 1)"),
+        ("1.5.2", "invalid syntax (<string>, line 1)"),
     ],
 )
 def test_calculate_errors(env, expression, error):
