@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_fields", "is_cents"]
+__all__ = ["check_fields", "check_tagged_record", "is_cents"]
 
 
 def check_fields(
@@ -31,6 +31,32 @@ def check_fields(
     if unknown:
         problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
     return not missing
+
+
+def check_tagged_record(
+    problems: list[str],
+    where: str,
+    key: str,
+    record: Any,
+    fields_by_tag: dict[str, Iterable[str]],
+    *,
+    tag: str = "source",
+    id_field: str = "id",
+) -> bool:
+    """A record whose fields depend on a tag (payment methods by `source`) and whose id is its key.
+
+    True when the tag is known, the fields are right and `record[id_field] == key`.
+    """
+    kind = record.get(tag) if isinstance(record, dict) else None
+    if kind not in fields_by_tag:
+        problems.append(f"{where}: {tag} {kind!r} unknown")
+        return False
+    if not check_fields(problems, where, record, fields_by_tag[kind]):
+        return False
+    if record[id_field] != key:
+        problems.append(f"{where}: {id_field} {record[id_field]!r} differs from key")
+        return False
+    return True
 
 
 def is_cents(value: Any) -> bool:

@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from t2t.record_checks import check_fields
+from t2t.record_checks import check_fields, check_tagged_record
 
 __all__ = ["AIRPORTS", "CABINS", "FLIGHT_STATUSES", "FREE_BAGS_PER_PASSENGER", "NOW", "check_db"]
 
@@ -205,14 +205,9 @@ def _check_payment_methods(problems: list[str], where: str, methods: Any) -> Non
         return
     for pm_id, method in methods.items():
         mwhere = f"{where}.payment_methods[{pm_id!r}]"
-        source = method.get("source") if isinstance(method, dict) else None
-        if source not in _PAYMENT_FIELDS:
-            problems.append(f"{mwhere}: source {source!r} unknown")
+        if not check_tagged_record(problems, mwhere, pm_id, method, _PAYMENT_FIELDS):
             continue
-        if not check_fields(problems, mwhere, method, _PAYMENT_FIELDS[source]):
-            continue
-        if method["id"] != pm_id:
-            problems.append(f"{mwhere}: id {method['id']!r} differs from key")
+        source = method["source"]
         if not _PAYMENT_ID.fullmatch(str(pm_id)) or not pm_id.startswith(f"{source}_"):
             problems.append(f"{mwhere}: id is not like '{source}_1234567'")
         if source == "credit_card" and not re.fullmatch(r"\d{4}", str(method["last_four"])):

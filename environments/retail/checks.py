@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from t2t.record_checks import check_fields, is_cents
+from t2t.record_checks import check_fields, check_tagged_record, is_cents
 
 __all__ = ["CANCEL_REASONS", "ORDER_STATUSES", "check_db"]
 
@@ -125,14 +125,9 @@ def _check_users(users: Json, orders: Json, problems: list[str]) -> None:
             continue
         for mid, method in methods.items():
             mwhere = f"{where}.payment_methods[{mid!r}]"
-            source = method.get("source") if isinstance(method, dict) else None
-            if source not in _PAYMENT_FIELDS:
-                problems.append(f"{mwhere}: source {source!r} unknown")
+            if not check_tagged_record(problems, mwhere, mid, method, _PAYMENT_FIELDS):
                 continue
-            if not check_fields(problems, mwhere, method, _PAYMENT_FIELDS[source]):
-                continue
-            if method["id"] != mid:
-                problems.append(f"{mwhere}: id {method['id']!r} differs from key")
+            source = method["source"]
             if mid in method_owner:
                 problems.append(f"{mwhere}: id also owned by users[{method_owner[mid]!r}]")
             method_owner.setdefault(mid, uid)
