@@ -388,7 +388,18 @@ class Environment:
         return ToolResult(call_id=call.id, name=call.name, ok=True, content=content)
 
     def check_rules(self, call: ToolCall) -> list[tuple[str, str]]:
-        """The policy rules this call would break in the current state, as (rule, reason) pairs."""
+        """The policy rules this call would break in the current state, as (rule, reason) pairs.
+
+        Rules see the arguments as the tool would (validated and coerced, e.g. "20" → 20), so a
+        number sent as a string cannot slip past them; a call the tool would refuse breaks none.
+        """
+        spec = self.domain.tools.get(call.name)
+        if spec is not None:
+            try:
+                checked = spec.arguments.model_validate(call.arguments)
+            except ValidationError:
+                return []
+            call = ToolCall(name=call.name, arguments=checked.model_dump(), id=call.id)
         broken = []
         for r in self.domain.rules:
             if call.name in r.tools:

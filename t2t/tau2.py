@@ -17,15 +17,14 @@ import hashlib
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel
 
 from t2t.env import Environment, canonical_json
-from t2t.errors import DataError
 from t2t.files import read_tasks, write_json
-from t2t.schema import Task, ToolCall
-from t2t.verify import CallError, replay_calls
+from t2t.schema import Task
+from t2t.verify import CallError, initial_environment, replay_calls
 
 __all__ = [
     "Tau2ReplayLine",
@@ -73,48 +72,10 @@ def write_tau2_tasks(tasks: list[Task], path: str | Path) -> None:
     write_json(path, [task_to_tau2(task) for task in tasks])
 
 
-class _InitializationAction(BaseModel):
-    """τ²'s `EnvFunctionCall`, as far as replay supports it (the assistant's own tools)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    env_type: Literal["assistant"] = "assistant"
-    func_name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-def _start_state(env: Environment, task: Task) -> Environment:
-    """The task's initial state: `env` plus its initialization actions, which must all succeed."""
-    state = task.initial_state or {}
-    where = f"task {task.id}: initial_state"
-    if state.get("initialization_data") or state.get("message_history"):
-        raise DataError("initialization_data and message_history are not supported", field=where)
-    try:
-        actions = [
-            _InitializationAction.model_validate(a)
-            for a in state.get("initialization_actions") or []
-        ]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = f"{where}.initialization_actions.{'.'.join(map(str, first['loc']))}"
-        raise DataError(first["msg"], field=field) from None
-    if not actions:
-        return env
-    start, replay = replay_calls(
-        env, [ToolCall(name=a.func_name, arguments=a.arguments) for a in actions]
-    )
-    if replay.errors:
-        error = replay.errors[0]
-        raise DataError(
-            f"initialization action {error.index} ({error.name}) failed: {error.error}", field=where
-        )
-    return start
-
-
 def replay_tau2_tasks(env: Environment, tasks: list[Task]) -> Iterator[Tau2ReplayLine]:
     """Replay each task's gold actions on a fresh fork of `env`; failed calls are reported."""
     for task in tasks:
-        final, replay = replay_calls(_start_state(env, task), task.gold_calls)
+        final, replay = replay_calls(initial_environment(env, task), task.gold_calls)
         yield Tau2ReplayLine(
             task_id=task.id, final_db_sha256=final.db_sha256(), errors=replay.errors
         )

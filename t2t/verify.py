@@ -7,10 +7,12 @@ error, and an episode's state is right only if replaying its calls reaches the g
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from t2t.env import Environment, RecordChange
+from t2t.errors import DataError
 from t2t.schema import Episode, Task, ToolCall, ToolResult
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "TaskVerification",
     "check_episode_state",
     "compare_states",
+    "initial_environment",
     "replay_calls",
     "replay_gold",
     "verify_task",
@@ -75,6 +78,44 @@ class TaskVerification(BaseModel):
     writes: int = 0
 
 
+class _InitializationAction(BaseModel):
+    """τ²'s `EnvFunctionCall`, as far as replay supports it (the assistant's own tools)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    env_type: Literal["assistant"] = "assistant"
+    func_name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
+def initial_environment(env: Environment, task: Task) -> Environment:
+    """The task's initial state: `env` plus its initialization actions, which must all succeed."""
+    state = task.initial_state or {}
+    where = f"task {task.id}: initial_state"
+    if state.get("initialization_data") or state.get("message_history"):
+        raise DataError("initialization_data and message_history are not supported", field=where)
+    try:
+        actions = [
+            _InitializationAction.model_validate(a)
+            for a in state.get("initialization_actions") or []
+        ]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = f"{where}.initialization_actions.{'.'.join(map(str, first['loc']))}"
+        raise DataError(first["msg"], field=field) from None
+    if not actions:
+        return env
+    start, replay = replay_calls(
+        env, [ToolCall(name=a.func_name, arguments=a.arguments) for a in actions]
+    )
+    if replay.errors:
+        error = replay.errors[0]
+        raise DataError(
+            f"initialization action {error.index} ({error.name}) failed: {error.error}", field=where
+        )
+    return start
+
+
 def replay_calls(
     env: Environment, calls: Iterable[ToolCall], *, check_rules: bool = False
 ) -> tuple[Environment, ReplayResult]:
@@ -104,7 +145,7 @@ def replay_calls(
 
 def replay_gold(task: Task, env: Environment) -> tuple[Environment, ReplayResult]:
     """The gold final state of `task` starting from `env`."""
-    return replay_calls(env, task.gold_calls)
+    return replay_calls(initial_environment(env, task), task.gold_calls)
 
 
 def compare_states(actual: Environment, expected: Environment) -> StateComparison:
@@ -116,14 +157,14 @@ def compare_states(actual: Environment, expected: Environment) -> StateCompariso
 
 def check_episode_state(episode: Episode, task: Task, env: Environment) -> StateComparison:
     """Replay the agent's calls and the gold calls from `env` and compare the two final states."""
-    actual, _ = replay_calls(env, episode.tool_calls)
+    actual, _ = replay_calls(initial_environment(env, task), episode.tool_calls)
     expected, _ = replay_gold(task, env)
     return compare_states(actual, expected)
 
 
 def verify_task(task: Task, env: Environment) -> TaskVerification:
     """A task is valid when every gold call succeeds on a fork of its initial DB, within policy."""
-    _, replay = replay_calls(env, task.gold_calls, check_rules=True)
+    _, replay = replay_calls(initial_environment(env, task), task.gold_calls, check_rules=True)
     writes = sum(
         1 for call in task.gold_calls if (t := env.domain.tools.get(call.name)) and t.mutates
     )

@@ -113,7 +113,7 @@ def test_a_folder_is_a_domain(bank):
 
     assert env.check_rules(
         ToolCall(name="deposit", arguments={"account_id": "acc_1", "amount": 5000})
-    ) == [("deposit_limit", "deposit of 5000 is above the 1000 limit")]
+    ) == [("deposit_limit", "deposit of 5000.0 is above the 1000 limit")]  # as the tool sees it
 
 
 def test_cli_verifies_tasks_of_a_folder_domain(bank, tmp_path, capsys):

@@ -353,3 +353,24 @@ def test_a_tool_bug_rolls_back_and_raises():
     with pytest.raises(RuntimeError, match="bug in the tool"):
         env.call("buggy", key="k0")
     assert env.state["a"]["k0"]["value"] == 0 and env.touched() == set()
+
+
+def test_rules_see_arguments_as_the_tool_does():
+    from t2t.env import Rule
+
+    def too_big(db, call):
+        value = call.arguments.get("value")
+        return "too big" if isinstance(value, int) and value > 10 else None
+
+    domain = Domain(
+        name="ruled",
+        tools=TOY.tools,
+        rules=[Rule("too_big", frozenset({"set_field"}), too_big)],
+    )
+    env = domain.environment(toy_db())
+    as_text = ToolCall(
+        name="set_field", arguments=dict(table="a", key="k0", name="value", value="20")
+    )
+    assert env.check_rules(as_text) == [("too_big", "too big")]  # "20" is coerced to 20 first
+    invalid = ToolCall(name="set_field", arguments=dict(table="a", key="k0", value="many"))
+    assert env.check_rules(invalid) == []  # the tool refuses it anyway

@@ -160,3 +160,24 @@ def test_gold_that_breaks_the_policy_is_rejected_even_when_the_tools_accept_it(e
     assert not verdict.ok  # …the policy does not
     assert [(v.index, v.rule) for v in verdict.violations] == [(1, "modify_items_once")]
     assert order_id in verdict.violations[0].reason
+
+
+def test_verification_starts_from_the_tasks_initial_state(env):
+    order = pending_order(env)["order_id"]
+    task = task_with(("cancel_pending_order", {"order_id": order, "reason": "no longer needed"}))
+    assert verify_task(task, env).ok
+    task.initial_state = {
+        "initialization_actions": [
+            {
+                "env_type": "assistant",
+                "func_name": "cancel_pending_order",
+                "arguments": {"order_id": order, "reason": "ordered by mistake"},
+            }
+        ]
+    }
+    verdict = verify_task(task, env)  # the order is already cancelled when the gold call runs
+    assert not verdict.ok
+    assert verdict.errors[0].error == "Non-pending order cannot be cancelled"
+    assert [v.rule for v in verdict.violations] == ["cancel_only_pending"]
+    final, _ = replay_gold(task, env)
+    assert final.state["orders"][order]["cancel_reason"] == "ordered by mistake"

@@ -385,12 +385,7 @@ def _check_reservation(problems: list[str], where: str, res: Json, db: Json) -> 
         problems.append(
             f"{where}: baggages {nonfree!r} non-free of {total!r} is not 0 <= n <= total"
         )
-    elif isinstance(passengers, list) and res["cabin"] in CABINS:
-        free = FREE_BAGS_PER_PASSENGER.get(user.get("membership"), {}).get(res["cabin"], 0)
-        if nonfree != max(0, total - free * len(passengers)):
-            problems.append(
-                f"{where}: {nonfree} non-free of {total} bags, but {free} per passenger are free"
-            )
+    # the free allowance is not re-checked: a cabin change keeps bag counts as booked
     _check_payments(problems, where, res, user, legs)
 
 

@@ -461,6 +461,8 @@ def return_delivered_order_items(
     if order["status"] != "delivered":
         raise ToolCallError("Non-delivered order cannot be returned")
     method = _payment_method(db, _user(db, order["user_id"])["user_id"], payment_method_id)
+    if not _is_gift_card(method) and not order["payment_history"]:
+        raise ToolCallError("list index out of range")  # τ²'s message for an order never paid
     if (
         not _is_gift_card(method)
         and payment_method_id != order["payment_history"][0]["payment_method_id"]
