@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_fields", "check_tagged_record", "is_cents"]
+__all__ = ["check_fields", "check_tables", "check_tagged_record", "is_cents"]
 
 
 def check_fields(
@@ -31,6 +31,20 @@ def check_fields(
     if unknown:
         problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
     return not missing
+
+
+def check_tables(problems: list[str], db: Any, tables: Iterable[str]) -> bool:
+    """The DB is an object holding exactly `tables`, each an object; True when nothing is off."""
+    if not isinstance(db, dict):
+        problems.append("db: not an object")
+        return False
+    tables, before = tuple(tables), len(problems)
+    if not check_fields(problems, "db", db, tables):
+        return False
+    for table in tables:
+        if not isinstance(db[table], dict):
+            problems.append(f"db: {table} is not an object")
+    return len(problems) == before
 
 
 def check_tagged_record(

@@ -29,3 +29,12 @@ def test_check_tagged_record():
 def test_is_cents():
     assert is_cents(10) and is_cents(0.1 + 0.2) and is_cents(19.99)
     assert not is_cents(1.005) and not is_cents(True) and not is_cents("1.00")
+
+
+def test_check_tables():
+    from t2t.record_checks import check_tables
+
+    assert check_tables(problems := [], {"a": {}, "b": {}}, ("a", "b")) and problems == []
+    assert not check_tables(problems, {"a": {}, "b": [], "c": {}}, ("a", "b"))
+    assert problems == ["db: unknown field(s) c", "db: b is not an object"]
+    assert not check_tables(problems := [], [], ("a",)) and problems == ["db: not an object"]

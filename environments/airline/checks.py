@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from t2t.record_checks import check_fields, check_tagged_record
+from t2t.record_checks import check_fields, check_tables, check_tagged_record
 
 __all__ = ["AIRPORTS", "CABINS", "FLIGHT_STATUSES", "FREE_BAGS_PER_PASSENGER", "NOW", "check_db"]
 
@@ -403,15 +403,8 @@ def _check_reservations(db: Json, problems: list[str]) -> None:
 
 def check_db(db: dict) -> list[str]:
     """List every inconsistency found in an airline DB; an empty list means it is consistent."""
-    if not isinstance(db, dict):
-        return ["db: not an object"]
     problems: list[str] = []
-    if not check_fields(problems, "db", db, ("flights", "users", "reservations")):
-        return problems
-    for table in ("flights", "users", "reservations"):
-        if not isinstance(db[table], dict):
-            problems.append(f"db: {table} is not an object")
-    if problems:
+    if not check_tables(problems, db, ("flights", "users", "reservations")):
         return problems
     _check_flights(db["flights"], problems)
     _check_users(db["users"], db["reservations"], problems)

@@ -13,7 +13,7 @@ import datetime
 from collections import Counter
 from typing import Any
 
-from t2t.record_checks import check_fields, is_cents
+from t2t.record_checks import check_fields, check_tables, is_cents
 
 from .data_model import (
     ACCOUNT_KINDS,
@@ -365,15 +365,8 @@ def _check_disputes(t: dict[str, dict[str, Json]], problems: list[str]) -> None:
 
 def check_db(db: dict) -> list[str]:
     """List every inconsistency found in a banking DB; an empty list means it is consistent."""
-    if not isinstance(db, dict):
-        return ["db: not an object"]
     problems: list[str] = []
-    if not check_fields(problems, "db", db, TABLES):
-        return problems
-    for table in TABLES:
-        if not isinstance(db[table], dict):
-            problems.append(f"db: {table} is not an object")
-    if problems:
+    if not check_tables(problems, db, TABLES):
         return problems
     t = {table: _records(db, table, problems) for table in TABLES}
     _check_customers(t, problems)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from t2t.record_checks import check_fields, check_tagged_record, is_cents
+from t2t.record_checks import check_fields, check_tables, check_tagged_record, is_cents
 
 __all__ = ["CANCEL_REASONS", "ORDER_STATUSES", "check_db"]
 
@@ -316,15 +316,8 @@ def _check_orders(db: Json, variants: dict, problems: list[str]) -> None:
 
 def check_db(db: dict) -> list[str]:
     """List every inconsistency found in a retail DB; an empty list means it is consistent."""
-    if not isinstance(db, dict):
-        return ["db: not an object"]
     problems: list[str] = []
-    if not check_fields(problems, "db", db, ("products", "users", "orders")):
-        return problems
-    for table in ("products", "users", "orders"):
-        if not isinstance(db[table], dict):
-            problems.append(f"db: {table} is not an object")
-    if problems:
+    if not check_tables(problems, db, ("products", "users", "orders")):
         return problems
     variants = _check_products(db["products"], problems)
     _check_users(db["users"], db["orders"], problems)
