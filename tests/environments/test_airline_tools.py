@@ -272,27 +272,6 @@ def trip(*pairs):
 # ---------------------------------------------------------------------------------- generic
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [("2 + 3 * 4", "14.0"), ("10 / 4", "2.5"), ("1 / 3", "0.33"), ("(1 + 2) * -3", "-9.0")],
-)
-def test_calculate(env, expression, expected):
-    assert content(env, "calculate", expression=expression) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "error"),
-    [
-        ("2 ^ 3", "Invalid characters in expression"),
-        ("__import__('os')", "Invalid characters in expression"),
-        ("1 / 0", "division by zero"),
-        ("2 +", "invalid syntax (<string>, line 1)"),
-    ],
-)
-def test_calculate_errors(env, expression, error):
-    assert refusal(env, "calculate", expression=expression) == error
-
-
 def test_transfer_to_human_agents(env):
     assert content(env, "transfer_to_human_agents", summary="wants a refund") == (
         "Transfer successful"

@@ -155,37 +155,6 @@ def test_write_calls_are_deterministic(banking, name):
 # ---------------------------------------------------------------------------------- generic
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("2 + 3 * 4", "14.0"),
-        ("1200 - 45.5", "1154.5"),
-        ("10 / 3", "3.33"),
-        ("(1 + 2) * -3", "-9.0"),
-    ],
-)
-def test_calculate(env, expression, expected):
-    assert content(env, "calculate", expression=expression) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "error"),
-    [
-        ("2 ^ 3", "Invalid characters in expression"),
-        ("__import__('os')", "Invalid characters in expression"),
-        ("1 +", "invalid syntax (<string>, line 1)"),
-        ("1.5.2", "invalid syntax (<string>, line 1)"),
-    ],
-)
-def test_calculate_errors(env, expression, error):
-    assert refusal(env, "calculate", expression=expression) == error
-
-
-@pytest.mark.parametrize("expression", ["1 / 0", "(0 - 8) ** 0.5", "((9**64)**64)**64"])
-def test_calculate_refuses_impossible_arithmetic(env, expression):
-    assert refusal(env, "calculate", expression=expression)
-
-
 def test_transfer_to_human_agents(env):
     assert content(env, "transfer_to_human_agents", summary="x") == "Transfer successful"
     assert env.touched() == set()

@@ -88,39 +88,6 @@ def line(db, product_id, item_id):
 # ---------------------------------------------------------------------------------- generic
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("2 + 3 * 4", "14.0"),
-        ("10 / 4", "2.5"),
-        ("1 / 3", "0.33"),
-        ("(1 + 2) * -3", "-9.0"),
-        ("7", "7.0"),
-    ],
-)
-def test_calculate(tiny_env, expression, expected):
-    assert content(tiny_env, "calculate", expression=expression) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "error"),
-    [
-        ("2 ^ 3", "Invalid characters in expression"),
-        ("__import__('os')", "Invalid characters in expression"),
-        ("x + 1", "Invalid characters in expression"),
-        ("1 / 0", "division by zero"),
-        ("(2 + 1) / (3 - 3)", "division by zero"),
-    ],
-)
-def test_calculate_errors(tiny_env, expression, error):
-    assert refusal(tiny_env, "calculate", expression=expression) == error
-
-
-@pytest.mark.parametrize(("expression", "expected"), [("2 ** 3", "8.0"), ("7 // 2", "3.0")])
-def test_calculate_power_and_floor_division_like_tau2(tiny_env, expression, expected):
-    assert content(tiny_env, "calculate", expression=expression) == expected
-
-
 def test_transfer_to_human_agents(tiny_env):
     before = tiny_env.state_hash()
     assert content(tiny_env, "transfer_to_human_agents", summary="wants a refund") == (
