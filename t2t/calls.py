@@ -15,7 +15,7 @@ from typing import Any
 from t2t.env import Domain, Tool
 from t2t.schema import ToolCall
 
-__all__ = ["ValuePool", "random_call"]
+__all__ = ["ValuePool", "random_call", "resolve_schema"]
 
 _WORDS = ("yes", "no", "test", "blue", "large", "refund", "no longer needed", "ordered by mistake")
 
@@ -79,18 +79,20 @@ class ValuePool:
         return rng.choice(self._strings or _WORDS) if rng.random() < 0.7 else rng.choice(_WORDS)
 
 
-def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+def resolve_schema(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """Inline `$ref`s and collapse `anyOf` (optional fields) so `pick` sees plain types."""
     if "$ref" in schema:
-        return _resolve(defs[schema["$ref"].split("/")[-1]], defs)
+        return resolve_schema(defs[schema["$ref"].split("/")[-1]], defs)
     if "anyOf" in schema:
         options = [s for s in schema["anyOf"] if s.get("type") != "null"]
-        return _resolve(options[0], defs) if options else {}
+        return resolve_schema(options[0], defs) if options else {}
     resolved = dict(schema)
     if "items" in resolved:
-        resolved["items"] = _resolve(resolved["items"], defs)
+        resolved["items"] = resolve_schema(resolved["items"], defs)
     if "properties" in resolved:
-        resolved["properties"] = {k: _resolve(v, defs) for k, v in resolved["properties"].items()}
+        resolved["properties"] = {
+            k: resolve_schema(v, defs) for k, v in resolved["properties"].items()
+        }
     return resolved
 
 
@@ -102,7 +104,7 @@ def random_call(
     parameters = tool.arguments.model_json_schema()
     defs = parameters.get("$defs", {})
     arguments = {
-        name: pool.pick(name, _resolve(schema, defs), rng)
+        name: pool.pick(name, resolve_schema(schema, defs), rng)
         for name, schema in parameters.get("properties", {}).items()
     }
     return ToolCall(name=tool.name, arguments=arguments)

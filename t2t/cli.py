@@ -79,15 +79,20 @@ def _verify(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from t2t.files import prepare_output, read_tasks, write_jsonl
+    from t2t.intents import check_variant
     from t2t.verify import verify_task
 
     out = prepare_output(args.out, force=args.force) if args.out else None
     tasks = read_tasks(args.tasks)
     _, env = _domain_and_env(args)
     verdicts = [verify_task(task, env) for task in tqdm(tasks, desc="verify", disable=args.quiet)]
+    variant_checks = [check_variant(task, env) for task in tasks]
     if out:
         write_jsonl(out, verdicts)
     failed = [v for v in verdicts if not v.ok]
+    for check in variant_checks:
+        if not check.ok:
+            print(f"task {check.task_id}: {check.kind} variant rejected: {check.reason}")
     for verdict in failed[:20]:
         for error in verdict.errors[:1]:
             print(f"task {verdict.task_id}: call {error.index} {error.name}: {error.error}")
@@ -99,7 +104,10 @@ def _verify(args: argparse.Namespace) -> int:
     if len(failed) > 20:
         print(f"… and {len(failed) - 20} more (see --out)")
     print(f"{len(verdicts) - len(failed)}/{len(verdicts)} tasks replay cleanly within the policy")
-    return 1 if failed else 0
+    bad_variants = sum(not c.ok for c in variant_checks)
+    if bad_variants:
+        print(f"{bad_variants}/{len(tasks)} tasks fail their variant's checks")
+    return 1 if failed or bad_variants else 0
 
 
 def _tau2_replay(args: argparse.Namespace) -> None:
@@ -134,6 +142,37 @@ def _tau2_export(args: argparse.Namespace) -> None:
     tasks = read_tasks(args.tasks)
     write_tau2_tasks(tasks, out)
     print(f"wrote {out}: {len(tasks)} tasks in τ² format")
+
+
+def _generate_tasks(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from t2t.generate import GenerateConfig, generate_tasks
+
+    try:
+        config = GenerateConfig(
+            domain=args.domain,
+            db_seed=args.db_seed,
+            scale=args.scale,
+            n=args.n,
+            variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
+            seed=args.seed,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"--{first['loc'][0]}: {first['msg']}") from None
+    report = generate_tasks(
+        config, args.out, workers=args.workers, force=args.force, progress=not args.quiet
+    )
+    print(f"wrote {args.out}/tasks.jsonl: {report.total_kept} tasks ({report.walks} walks)")
+    for kind in config.variants:
+        reasons = report.dropped.get(kind, {})
+        top = "; ".join(f"{count}× {reason}" for reason, count in list(reasons.items())[:2])
+        print(
+            f"  {kind:<11} verified {report.verified.get(kind, 0):>5}  "
+            f"kept {report.kept.get(kind, 0):>5}" + (f"  dropped: {top}" if top else "")
+        )
+    return 0 if report.total_kept >= config.n else 1
 
 
 def _domains(args: argparse.Namespace) -> None:
@@ -183,6 +222,23 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--force", action="store_true", help="overwrite earlier demo output")
+
+    tasks = command(
+        "generate", _generate_tasks, "explore a domain and write verified tasks with variants"
+    )
+    tasks.add_argument("--domain", default="retail", help="built-in name or a domain folder path")
+    tasks.add_argument("--db-seed", type=int, default=0, help="seed of the generated database")
+    tasks.add_argument("--scale", help=_SCALES_HELP + " (default: the generator's defaults)")
+    tasks.add_argument("--n", type=int, default=100, help="tasks to keep, shared over the kinds")
+    tasks.add_argument(
+        "--variants",
+        default="base,ambiguous,changing,infeasible",
+        help="comma-separated kinds (default: all four)",
+    )
+    tasks.add_argument("--seed", type=int, default=0, help="exploration seed")
+    tasks.add_argument("--workers", type=int, help="processes (default: all cores)")
+    tasks.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
+    tasks.add_argument("--force", action="store_true", help="replace a task set made differently")
 
     db = commands.add_parser("db", help="generate or check a domain database")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")

@@ -1,0 +1,57 @@
+"""Intent variants: each kind builds a harder task from a base one and verifies it by replay.
+
+A kind implements `IntentKind`: `build(walk, base, rng)` (raises `Rejected` with the reason when
+it cannot), `verify(task, env)` (replay + policy rules, from the task alone, so a hand-edited or
+imported task is checked the same way), its weighted construction `strategies`, and the `probe`
+agent it is meant to defeat. Callers look kinds up in `INTENT_KINDS`, never branch on names.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Protocol, runtime_checkable
+
+from t2t.env import Environment
+from t2t.explore.walk import Walk
+from t2t.intents.ambiguous import Ambiguous
+from t2t.intents.base import Base
+from t2t.intents.changing import Changing
+from t2t.intents.checks import VariantCheck
+from t2t.intents.infeasible import Infeasible
+from t2t.intents.slots import Rejected
+from t2t.schema import Task
+
+__all__ = ["INTENT_KINDS", "IntentKind", "Rejected", "VariantCheck", "check_variant"]
+
+
+@runtime_checkable
+class IntentKind(Protocol):
+    name: str
+    probe: str | None
+    strategies: dict[str, float]
+
+    def build(self, walk: Walk, base: Task, rng: random.Random) -> Task: ...
+
+    def verify(self, task: Task, env: Environment) -> None: ...
+
+
+INTENT_KINDS: dict[str, IntentKind] = {
+    kind.name: kind for kind in (Base(), Ambiguous(), Changing(), Infeasible())
+}
+
+
+def check_variant(task: Task, env: Environment) -> VariantCheck:
+    """Verify any task by its variant kind; the reason is recorded when it is rejected."""
+    kind = INTENT_KINDS.get(task.variant.kind)
+    if kind is None:
+        return VariantCheck(
+            task_id=task.id, kind=task.variant.kind, ok=False, reason="unknown kind"
+        )
+    try:
+        kind.verify(task, env)
+    except Rejected as exc:
+        return VariantCheck(task_id=task.id, kind=kind.name, ok=False, reason=str(exc))
+    except (KeyError, TypeError, IndexError) as exc:
+        reason = f"malformed variant details: {exc!r}"
+        return VariantCheck(task_id=task.id, kind=kind.name, ok=False, reason=reason)
+    return VariantCheck(task_id=task.id, kind=kind.name, ok=True)

@@ -1,0 +1,28 @@
+"""The base kind: the task as converted; valid when its gold replays cleanly and writes."""
+
+from __future__ import annotations
+
+import random
+
+from t2t.env import Environment
+from t2t.explore.walk import Walk
+from t2t.intents.checks import clean_replay
+from t2t.intents.slots import Rejected
+from t2t.schema import Task
+
+__all__ = ["Base"]
+
+
+class Base:
+    name = "base"
+    probe = None
+    strategies = {"as-explored": 1.0}
+
+    def build(self, walk: Walk, base: Task, rng: random.Random) -> Task:
+        return base
+
+    def verify(self, task: Task, env: Environment) -> None:
+        start = env
+        final = clean_replay(env, task, task.gold_calls, "gold")
+        if final.state_hash() == start.state_hash():
+            raise Rejected("gold changes nothing")
