@@ -1,8 +1,9 @@
 """The offline end-to-end job behind `make run`: generate DBs, check them, replay and verify tasks.
 
-It grows with the pipeline; today it shows the foundation on every built-in domain: a default-scale
-DB from the seeded generator and its consistency check, and τ²-bench's own tasks replayed and
-verified on τ²'s DB where τ² has the domain (with the reference package installed, as by `make`).
+It grows with the pipeline. On every built-in domain: a paper-scale DB from the seeded generator
+and its consistency check; τ²-bench's own tasks replayed and verified on τ²'s DB where τ² has the
+domain (with the reference package installed, as by `make`); and a generated task set (base,
+ambiguous, changing, infeasible), every task verified by replay.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from tqdm.auto import tqdm
 from t2t.domains import builtin_domains, load_domain, read_db
 from t2t.env import Domain
 from t2t.files import prepare_output, write_json, write_jsonl
+from t2t.generate import GenerateConfig, generate_tasks
 from t2t.tau2 import read_tau2_tasks, reference_data_dir, replay_tau2_tasks
 from t2t.verify import verify_task
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_TASKS", "run_demo"]
+
+DEMO_TASKS = 200  # per domain, shared over base / ambiguous / changing / infeasible
 
 
 def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: bool = True) -> dict:
@@ -32,6 +36,7 @@ def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: b
         summary["domains"][name] = {
             "generated_db": _generate(domain, out, seed=seed, force=force),
             "tau2_replay": _replay_tau2(domain, out, force=force, progress=progress),
+            "tasks": _generate_tasks(domain, out, seed=seed, force=force, progress=progress),
         }
     write_json(summary_path, summary)
     return summary
@@ -49,6 +54,24 @@ def _generate(domain: Domain, out: Path, *, seed: int, force: bool) -> dict[str,
         "tables": {table: len(records) for table, records in db.items()},
         "consistency_problems": len(problems),
         "seconds": round(seconds, 3),
+    }
+
+
+def _generate_tasks(
+    domain: Domain, out: Path, *, seed: int, force: bool, progress: bool
+) -> dict[str, Any]:
+    """Explore the paper-scale DB and keep DEMO_TASKS verified tasks over the four kinds."""
+    config = GenerateConfig(domain=domain.name, n=DEMO_TASKS, seed=seed, db_seed=seed)
+    folder = out / "tasks" / domain.name
+    started = time.perf_counter()
+    report = generate_tasks(config, folder, force=force, progress=progress)
+    seconds = time.perf_counter() - started
+    return {
+        "path": str(folder / "tasks.jsonl"),
+        "walks": report.walks,
+        "kept": report.kept,
+        "verified": report.verified,
+        "tasks_per_min": round(report.total_kept / seconds * 60),
     }
 
 

@@ -19,9 +19,9 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
 from t2t.calls import ValuePool
@@ -30,7 +30,7 @@ from t2t.domains import load_domain
 from t2t.env import Environment, canonical_json
 from t2t.errors import ConfigError
 from t2t.explore.graph import ToolGraph, build_tool_graph
-from t2t.explore.walk import explore_offline
+from t2t.explore.walk import Walk, explore_offline, walk_from_trajectory
 from t2t.files import read_json, write_json, write_jsonl
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
 from t2t.schema import SCHEMA_VERSION, Task
@@ -54,6 +54,15 @@ class GenerateConfig(BaseModel):
     variants: tuple[str, ...] = ("base", "ambiguous", "changing", "infeasible")
     seed: int = 0
     chunk_size: int = Field(32, ge=1)
+    explorer: Literal["graph", "llm"] = "graph"
+    model: str | None = None
+    examples: int = Field(2, ge=0, le=2)
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> GenerateConfig:
+        if self.explorer == "llm" and not self.model:
+            raise ValueError("the llm explorer needs a model (e.g. t2t-explore/graph offline)")
+        return self
 
     @field_validator("variants")
     @classmethod
@@ -132,13 +141,18 @@ def _process_walk(config: GenerateConfig, index: int) -> dict[str, Any]:
     """Walk `index` → its base task and variants, each verified; dropped kinds with reasons."""
     env, graph, pool = _context(config)
     seed = walk_seed(config.seed, index)
-    walk = explore_offline(env, graph, pool, seed=seed)
+    if config.explorer == "llm":
+        walk = _explore_with_model(config, env, graph, pool, seed)
+    else:
+        walk = explore_offline(env, graph, pool, seed=seed)
     row: dict[str, Any] = {"index": index, "explored": walk is not None, "tasks": {}, "dropped": {}}
     if walk is None:
         row["dropped"] = {kind: "explore: no feasible write" for kind in config.variants}
         return row
     prefix = f"{config.domain}-{config.seed}-{index:06d}"
     base = convert_walk(walk, task_id=f"{prefix}-base", seed=seed)
+    if config.explorer == "llm":
+        base.provenance.generator = f"llm-explorer:{config.model}+template"
     base.provenance.trajectory_id = prefix
     base.provenance.source = f"{config.domain} db seed {config.db_seed} scale {config.scale}"
     for kind in config.variants:
@@ -154,6 +168,33 @@ def _process_walk(config: GenerateConfig, index: int) -> dict[str, Any]:
             continue
         row["tasks"][kind] = task.model_dump(mode="json", exclude_none=True)
     return row
+
+
+def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
+    """The paper's LLM explorer for the user an offline walk with this seed would start from."""
+    from t2t.explore.llm_explorer import explore_with_llm
+    from t2t.explore.probe import PROBE_EXPLORER, register_probe_explorer
+
+    if config.model.startswith(f"{PROBE_EXPLORER}/"):
+        register_probe_explorer(env, graph, pool)
+    guide = explore_offline(env, graph, pool, seed=seed)
+    if guide is None:
+        return None
+    examples = [
+        w.trajectory(f"example-{i}")
+        for i in range(1, config.examples + 1)
+        if (w := explore_offline(env, graph, pool, seed=seed + i)) is not None
+    ]
+    trajectory = explore_with_llm(
+        env.domain,
+        env,
+        model=config.model,
+        user_id=guide.user_id,
+        identity=guide.identity,
+        seed=seed,
+        examples=examples,
+    )
+    return walk_from_trajectory(env, graph, pool, trajectory)
 
 
 def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:

@@ -103,7 +103,7 @@ def request_text(
     parts = []
     for arg, value in candidate.call.arguments.items():
         origin = candidate.origins.get(arg, "lookup")
-        if origin == "identity" or arg in walk.identity or value == walk.user_id:
+        if origin == "identity" or walk.identity.get(arg) == value or value == walk.user_id:
             continue
         if vague and arg in vague:
             element, shared = vague[arg]

@@ -127,9 +127,12 @@ class FactBook:
                 return
             if record is None or any(k == "id" or k.endswith("_id") for k in value):
                 record, record_name = value, record_name or key
-            own_key = next((k for k in value if k == "id" or k.endswith("_id")), None)
-            if record_name and f"{record_name}_id" in value:
+            if "id" in value:
+                own_key: str | None = "id"
+            elif record_name:  # an `item` owns `item_id`; a `payment_history` entry owns nothing
                 own_key = f"{record_name}_id"
+            else:  # a top-level record: its first id (`order_id` before `user_id`)
+                own_key = next((k for k in value if k.endswith("_id")), None)
             for k, v in value.items():
                 if _is_scalar(v):
                     names = {k}
@@ -193,6 +196,14 @@ def describe_record(
             continue
         if isinstance(value, str) or (numbers and _is_scalar(value)):
             attributes[key] = value
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, dict) and isinstance(v.get("name"), str) for v in value)
+        ):  # an order's items by name: how people tell their orders apart
+            names = sorted(v["name"] for v in value)
+            more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+            attributes[key] = ", ".join(names[:3]) + more
         elif isinstance(value, dict) and len(value) <= 4 and all(map(_is_scalar, value.values())):
             attributes.update(
                 {k: v for k, v in value.items() if not k.endswith("_id") and isinstance(v, str)}

@@ -225,9 +225,8 @@ class Walk:
     ) -> list[Fact]:
         kind = schema.get("type")
         facts = [f for f in self.book.matching(arg) if _type_ok(f.value, kind)]
-        if arg.endswith(("_id", "_ids")) and not any(
-            _is_linked(f, linked, self.book) for f in facts
-        ):
+        unlinked = bool(linked) and not any(_is_linked(f, linked, self.book) for f in facts)
+        if arg.endswith(("_id", "_ids")) and (not facts or unlinked):
             if self.expand(arg, linked, rng):
                 facts = [f for f in self.book.matching(arg) if _type_ok(f.value, kind)]
         return facts
@@ -422,10 +421,12 @@ def explore_offline(
     seed: int,
     writes: int | None = None,
     attempts: int = 16,
+    user_id: str | None = None,
 ) -> Walk | None:
-    """One seeded walk from a random user to 1–3 accepted writes; None if no write was found."""
+    """One seeded walk from a random user (or `user_id`) to 1–3 accepted writes; None if none."""
     rng = random.Random(seed)
-    walk = new_walk(env, graph, pool, seed=seed, user_id=rng.choice(graph.user_keys))
+    chosen = rng.choice(graph.user_keys)
+    walk = new_walk(env, graph, pool, seed=seed, user_id=user_id or chosen)
     own = walk.own
     own_key = [n for n in graph.identity_tools if any(a.endswith("_id") for a in graph.required[n])]
     by_what_they_know = [n for n in graph.identity_tools if n not in own_key]
@@ -453,8 +454,8 @@ def explore_offline(
                 walk.profile.add(len(walk.calls) - 1)
     for _ in range(writes or rng.choices(*_WRITES_PER_WALK)[0]):
         used = {step.candidate.call.name for step in walk.steps}
-        order = sorted(graph.write_tools, key=lambda n: (n in used, rng.random()))
-        for name in order:
+        order = [n for n in rng.sample(graph.write_tools, len(graph.write_tools)) if n not in used]
+        for name in order:  # one write per tool: a second would mostly redo the first
             found = walk.try_write(name, rng, env=walk.env, attempts=attempts)
             if found:
                 walk.apply(*found)
@@ -494,7 +495,10 @@ def walk_from_trajectory(
             facts = [f for f in walk.book.facts if f.value in values and f.source >= 0]
             sources |= {f.source for f in facts}
             mine = all(v in walk.profile_values for v in values if _hashable(v))
-            origins[arg] = "profile" if mine else "lookup" if facts else "free"
+            if not _names_record(arg):
+                origins[arg] = "free"  # a value the user states: an address, a reason, an amount
+            else:
+                origins[arg] = "profile" if mine else "lookup" if facts else "free"
         walk.apply(Candidate(call, walk.closure(sources), origins), after)
     return walk if walk.steps and walk.identity else None
 

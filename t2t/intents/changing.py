@@ -55,7 +55,10 @@ class Changing:
         with at_step(walk, step) as before:
             if strategy == "add-request":
                 walk.env = step.after
+                used = {s.candidate.call.name for s in walk.steps}
                 for name in rng.sample(walk.graph.write_tools, len(walk.graph.write_tools)):
+                    if name in used:
+                        continue
                     found = walk.try_write(name, rng, env=step.after, attempts=6)
                     if found:
                         return [here], [here, placed(walk, found[0], step.index)]
@@ -95,14 +98,13 @@ class Changing:
         task = base.model_copy(deep=True)
         instructions = task.user_scenario.instructions
         instructions.reason_for_call = "You want to " + "; then ".join([*earlier, *text_a]) + "."
-        switch = (
-            "also " + "; ".join(text_b[len(text_a) :])
-            if strategy == "add-request"
-            else "instead: " + "; ".join(text_b)
-        )
+        if strategy == "add-request":
+            switch = "add a second request: you also want to " + "; ".join(text_b[len(text_a) :])
+        else:
+            switch = "change your mind: instead, you want to " + "; ".join(text_b)
         instructions.task_instructions += (
-            f" Ask only for the request above at first. When {_TRIGGER}, change your mind: you "
-            f"want {switch}. Do not go back to your first request."
+            f" Ask only for the request above at first. When {_TRIGGER}, {switch}. "
+            "Do not go back to your first request."
         )
         task.id = base.id.replace("-base", "-changing")
         task.evaluation_criteria.actions = gold_of(walk, prefix + goal_b)

@@ -40,10 +40,16 @@ class Infeasible:
         }
         with at_step(walk, step) as before:
             for strategy in pick_strategy(self.strategies, available, rng):
+                fallback = None
                 for candidate in self._changed(walk, step, strategy, rng):
                     broken = before.check_rules(candidate.call)
-                    if broken:
+                    if not broken:
+                        continue
+                    if before.fork().run(candidate.call).ok:  # only the policy stands in the way
                         return self._task(walk, base, strategy, candidate, broken[0])
+                    fallback = fallback or (candidate, broken[0])
+                if fallback:
+                    return self._task(walk, base, strategy, *fallback)
         raise Rejected("no change of the request breaks a policy rule")
 
     def _changed(self, walk: Walk, step, strategy: str, rng: random.Random):
