@@ -28,6 +28,7 @@ __all__ = [
     "cancellation_allowed",
     "certificate_for_disruption",
     "compensation_eligible",
+    "connected_itinerary",
     "flown_segments_kept",
     "free_bag_allowance",
     "only_active_reservations",
@@ -253,6 +254,28 @@ def same_trip_when_changing_flights(db: State, call: ToolCall) -> str | None:
     trip = reservation["flight_type"].replace("_", " ")
     rid = reservation["reservation_id"]
     return f"new route {route} is not the {trip} {origin}–{destination} of reservation {rid}"
+
+
+@rule("book_reservation", "update_reservation_flights")
+def connected_itinerary(db: State, call: ToolCall) -> str | None:
+    """Each flight leaves from where the one before lands, on the same day or later."""
+    flights = _new_flights(call)
+    if not flights:
+        return None
+    legs = []
+    for number, date in _keys(flights):
+        flight = db["flights"].get(number) if isinstance(number, str) else None
+        if flight is None or not isinstance(date, str):
+            return None  # the tool refuses unknown flights
+        legs.append((number, date, flight["origin"], flight["destination"]))
+    for (number_a, date_a, _, lands), (number_b, date_b, leaves, _) in zip(
+        legs, legs[1:], strict=False
+    ):
+        if leaves != lands:
+            return f"flight {number_b} leaves {leaves}, but {number_a} lands in {lands}"
+        if date_b < date_a:
+            return f"flight {number_b} on {date_b} is before {number_a} on {date_a}"
+    return None
 
 
 @rule("update_reservation_flights")
