@@ -19,13 +19,14 @@ from t2t.intents.slots import (
     Rejected,
     Slot,
     at_step,
+    derive_task,
     last_write_index,
     pick_strategy,
     replace_in_call,
     slots_of,
     substitutes,
 )
-from t2t.schema import Task, Variant
+from t2t.schema import Task
 
 __all__ = ["Ambiguous"]
 
@@ -68,22 +69,16 @@ class Ambiguous:
         told = ", ".join(f"{k}: {v}" for k, v in withheld.items())
         if value in walk.profile_values or not told:  # their own order number, not an item id
             told = f"{told} (id {value})" if told else f"the one with id {value}"
-        task = base.model_copy(deep=True)
-        instructions = task.user_scenario.instructions
-        earlier = base.variant.details["requests"][:-1]
-        instructions.reason_for_call = (
-            "You want to " + "; then ".join([*earlier, vague_request]) + "."
-        )
-        instructions.task_instructions += (
-            f" You did not say which {slot.arg.removesuffix('_ids').removesuffix('_id')} you mean. "
-            f"Only if the agent asks which one, tell it: {told}."
-        )
-        task.id = base.id.replace("-base", "-ambiguous")
-        task.variant = Variant(
-            kind="ambiguous",
-            parent_id=base.id,
+        noun = slot.arg.removesuffix("_ids").removesuffix("_id").replace("_", " ")
+        return derive_task(
+            base,
+            "ambiguous",
+            requests=[vague_request],
+            instructions=(
+                f"You did not say which {noun} you mean. "
+                f"Only if the agent asks which one, tell it: {told}."
+            ),
             details={
-                **base.variant.details,
                 "strategy": slot.strategy,
                 "slot": slot.to_dict(),
                 "gold_value": value,
@@ -92,7 +87,6 @@ class Ambiguous:
                 "shared": shared,
             },
         )
-        return task
 
     def verify(self, task: Task, env: Environment) -> None:
         details = task.variant.details

@@ -17,13 +17,14 @@ from t2t.intents.checks import actions_of, clean_replay
 from t2t.intents.slots import (
     Rejected,
     at_step,
+    derive_task,
     gold_of,
     pick_strategy,
     placed,
     slots_of,
     substitutes,
 )
-from t2t.schema import Task, Variant
+from t2t.schema import Task
 
 __all__ = ["Changing"]
 
@@ -92,31 +93,23 @@ class Changing:
         return after is not None and after.state_hash() != step.after.state_hash()
 
     def _task(self, walk, base: Task, strategy: str, prefix, goal_a, goal_b) -> Task:
-        earlier = base.variant.details["requests"][:-1]
         text_a = [request_text(walk, c) for _, c in goal_a]
         text_b = [request_text(walk, c) for _, c in goal_b]
-        task = base.model_copy(deep=True)
-        instructions = task.user_scenario.instructions
-        instructions.reason_for_call = "You want to " + "; then ".join([*earlier, *text_a]) + "."
         if strategy == "add-request":
             switch = "add a second request: you also want to " + "; ".join(text_b[len(text_a) :])
         else:
             switch = "change your mind: instead, you want to " + "; ".join(text_b)
-        instructions.task_instructions += (
-            f" Ask only for the request above at first. When {_TRIGGER}, {switch}. "
-            "Do not go back to your first request."
-        )
-        task.id = base.id.replace("-base", "-changing")
-        task.evaluation_criteria.actions = gold_of(walk, prefix + goal_b)
-        task.evaluation_criteria.communicate_info = []
-        task.evaluation_criteria.reward_basis = ["DB"]
         goal_a_calls = walk.calls_for(prefix + goal_a)
-        task.variant = Variant(
-            kind="changing",
-            parent_id=base.id,
+        return derive_task(
+            base,
+            "changing",
+            requests=text_a,
+            instructions=(
+                f"Ask only for the request above at first. When {_TRIGGER}, {switch}. "
+                "Do not go back to your first request."
+            ),
+            actions=gold_of(walk, prefix + goal_b),
             details={
-                **base.variant.details,
-                "ask": None,
                 "strategy": strategy,
                 "trigger": _TRIGGER,
                 "goal_a": [c.model_dump(exclude={"id"}) for c in goal_a_calls],
@@ -126,7 +119,6 @@ class Changing:
                 ],
             },
         )
-        return task
 
     def verify(self, task: Task, env: Environment) -> None:
         goal_a = task.variant.details.get("goal_a")

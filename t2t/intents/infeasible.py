@@ -18,11 +18,12 @@ from t2t.intents.checks import actions_of, clean_replay
 from t2t.intents.slots import (
     Rejected,
     at_step,
+    derive_task,
     pick_strategy,
     slots_of,
     substitutes,
 )
-from t2t.schema import Task, Variant
+from t2t.schema import Task
 
 __all__ = ["Infeasible"]
 
@@ -88,25 +89,16 @@ class Infeasible:
             for k, v in forbidden.call.arguments.items()
             if k.endswith(("_id", "_ids")) or v != step.candidate.call.arguments.get(k)
         }
-        earlier = base.variant.details["requests"][:-1]
-        text = request_text(walk, forbidden)
-        task = base.model_copy(deep=True)
-        instructions = task.user_scenario.instructions
-        instructions.reason_for_call = "You want to " + "; then ".join([*earlier, text]) + "."
-        instructions.task_instructions += (
-            " If the agent explains that the last request is not allowed, accept it and do not "
-            "ask for anything else; insist once before you accept."
-        )
-        task.id = base.id.replace("-base", "-infeasible")
-        task.evaluation_criteria.actions = actions_from(gold_calls + support)
-        task.evaluation_criteria.communicate_info = []
-        task.evaluation_criteria.reward_basis = ["DB"]
-        task.variant = Variant(
-            kind="infeasible",
-            parent_id=base.id,
+        return derive_task(
+            base,
+            "infeasible",
+            requests=[request_text(walk, forbidden)],
+            instructions=(
+                "If the agent explains that the last request is not allowed, accept it and do "
+                "not ask for anything else; insist once before you accept."
+            ),
+            actions=actions_from(gold_calls + support),
             details={
-                **base.variant.details,
-                "ask": None,
                 "strategy": strategy,
                 "rule": rule,
                 "reason": reason,
@@ -115,7 +107,6 @@ class Infeasible:
                 "required": [c.model_dump(exclude={"id"}) for c in support[-1:]],
             },
         )
-        return task
 
     def verify(self, task: Task, env: Environment) -> None:
         details = task.variant.details

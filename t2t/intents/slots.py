@@ -17,12 +17,13 @@ from typing import Any
 from t2t.convert.template import actions_from
 from t2t.env import Environment
 from t2t.explore.walk import Candidate, Walk, WriteStep
-from t2t.schema import Action, Task, ToolCall
+from t2t.schema import Action, Task, ToolCall, Variant
 
 __all__ = [
     "Rejected",
     "Slot",
     "at_step",
+    "derive_task",
     "gold_of",
     "last_write_index",
     "pick_strategy",
@@ -173,3 +174,33 @@ def last_write_index(task: Task, env: Environment) -> int:
         if tool is not None and tool.mutates:
             return index
     raise Rejected("the task has no gold write")
+
+
+def derive_task(
+    base: Task,
+    kind: str,
+    *,
+    requests: list[str],
+    instructions: str,
+    details: dict[str, Any],
+    actions: list[Action] | None = None,
+) -> Task:
+    """A variant of `base`: same user, earlier requests kept, the last one reworded as `requests`.
+
+    With new gold `actions`, what the base task asked the agent to tell no longer applies.
+    """
+    task = base.model_copy(deep=True)
+    user = task.user_scenario.instructions
+    earlier = base.variant.details["requests"][:-1]
+    ask = base.variant.details.get("ask") if actions is None else None
+    user.reason_for_call = "You want to " + "; then ".join([*earlier, *requests]) + "."
+    if ask:
+        user.reason_for_call += f" Also ask the agent for {ask}."
+    user.task_instructions += " " + instructions
+    task.id = base.id.removesuffix("-base") + f"-{kind}"
+    if actions is not None:
+        criteria = task.evaluation_criteria
+        criteria.actions, criteria.communicate_info, criteria.reward_basis = actions, [], ["DB"]
+    merged = {**base.variant.details, "ask": ask, **details}
+    task.variant = Variant(kind=kind, parent_id=base.id, details=merged)
+    return task
