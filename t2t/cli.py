@@ -157,10 +157,15 @@ def _generate_tasks(args: argparse.Namespace) -> int:
             n=args.n,
             variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
             seed=args.seed,
+            explorer=args.explorer,
+            model=args.model,
+            rewrite_model=args.rewrite_model,
+            judge_model=args.judge_model,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigError(f"--{first['loc'][0]}: {first['msg']}") from None
+        where = f"--{first['loc'][0]}: " if first["loc"] else ""
+        raise ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}") from None
     report = generate_tasks(
         config, args.out, workers=args.workers, force=args.force, progress=not args.quiet
     )
@@ -236,6 +241,12 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated kinds (default: all four)",
     )
     tasks.add_argument("--seed", type=int, default=0, help="exploration seed")
+    tasks.add_argument(
+        "--explorer", choices=("graph", "llm"), default="graph", help="offline graph walk or LLM"
+    )
+    tasks.add_argument("--model", help="the LLM explorer's model (offline: t2t-explore/graph)")
+    tasks.add_argument("--rewrite-model", help="reword each task's scenario with this model")
+    tasks.add_argument("--judge-model", help="keep tasks this model rates ≥ 7 on average")
     tasks.add_argument("--workers", type=int, help="processes (default: all cores)")
     tasks.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
     tasks.add_argument("--force", action="store_true", help="replace a task set made differently")

@@ -53,10 +53,13 @@ class GenerateConfig(BaseModel):
     n: int = Field(100, ge=1)
     variants: tuple[str, ...] = ("base", "ambiguous", "changing", "infeasible")
     seed: int = 0
-    chunk_size: int = Field(32, ge=1)
+    chunk_size: int | None = Field(None, ge=1)  # walks per saved chunk; default by explorer
     explorer: Literal["graph", "llm"] = "graph"
     model: str | None = None
     examples: int = Field(2, ge=0, le=2)
+    rewrite_model: str | None = None
+    judge_model: str | None = None
+    judge_threshold: float = Field(7.0, ge=1, le=10)
 
     @model_validator(mode="after")
     def _llm_needs_a_model(self) -> GenerateConfig:
@@ -73,9 +76,13 @@ class GenerateConfig(BaseModel):
         return tuple(dict.fromkeys(kinds))
 
     def config_hash(self) -> str:
-        fields = self.model_dump(exclude={"n", "chunk_size"})  # more tasks = same walks, resumed
-        fields["chunk_size"] = self.chunk_size
+        fields = self.model_dump(exclude={"n"})  # more tasks = the same walks, resumed
         return hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:16]
+
+    @property
+    def chunk(self) -> int:
+        """Walks per chunk: small for the LLM explorer, whose walks take seconds each."""
+        return self.chunk_size or (4 if self.explorer == "llm" else 32)
 
     def quotas(self) -> dict[str, int]:
         share, extra = divmod(self.n, len(self.variants))
@@ -166,8 +173,34 @@ def _process_walk(config: GenerateConfig, index: int) -> dict[str, Any]:
         if not check.ok:
             row["dropped"][kind] = f"verify: {check.reason}"
             continue
+        try:
+            task = _polish(config, task, walk, prefix)
+        except Rejected as exc:
+            row["dropped"][kind] = f"judge: {exc}"
+            continue
         row["tasks"][kind] = task.model_dump(mode="json", exclude_none=True)
     return row
+
+
+def _polish(config: GenerateConfig, task: Task, walk: Walk, prefix: str) -> Task:
+    """The optional LLM steps: reword the scenario, then keep only what the judge rates ≥ 7."""
+    if not (config.rewrite_model or config.judge_model):
+        return task
+    from t2t.convert.llm_rewrite import judge_task, keep_by_judge, rewrite_task, with_judge_scores
+    from t2t.errors import ModelCallError
+
+    if config.rewrite_model:
+        task = rewrite_task(task, walk.trajectory(prefix), model=config.rewrite_model)
+    if config.judge_model:
+        try:
+            scores = judge_task(task, model=config.judge_model)
+        except ModelCallError as exc:
+            raise Rejected(f"no usable scores ({str(exc)[:80]})") from None
+        task = with_judge_scores(task, scores)
+        if not keep_by_judge(scores, config.judge_threshold):
+            mean = sum(scores.values()) / max(len(scores), 1)
+            raise Rejected(f"mean score {mean:.1f} below {config.judge_threshold:g}")
+    return task
 
 
 def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
@@ -198,7 +231,7 @@ def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
 
 
 def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:
-    return [_process_walk(config, i) for i in range(start, start + config.chunk_size)]
+    return [_process_walk(config, i) for i in range(start, start + config.chunk)]
 
 
 # ------------------------------------------------------------------------------ the run
@@ -243,7 +276,7 @@ def _open_run(out: Path, config: GenerateConfig, force: bool) -> Path:
 
 def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[dict[str, Any]]]:
     """Chunk results in walk order: from parts/ when done before, else computed (in parallel)."""
-    size = config.chunk_size
+    size = config.chunk
 
     def saved(start: int) -> Path:
         return parts / f"chunk-{start:08d}.jsonl"

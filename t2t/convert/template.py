@@ -138,6 +138,8 @@ def _communicate(walk: Walk, write: Candidate, rng: random.Random) -> tuple[str,
     """A number from a record the request is about, for the user to ask and the agent to tell."""
     options = []
     for arg, value in write.call.arguments.items():
+        if not arg.endswith(("_id", "_ids")):  # only records the request names, not an address
+            continue
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str):
                 continue
