@@ -82,7 +82,7 @@ class GenerateConfig(BaseModel):
     @property
     def chunk(self) -> int:
         """Walks per chunk: small for the LLM explorer, whose walks take seconds each."""
-        return self.chunk_size or (4 if self.explorer == "llm" else 32)
+        return self.chunk_size or (4 if self.explorer == "llm" else 16)
 
     def quotas(self) -> dict[str, int]:
         share, extra = divmod(self.n, len(self.variants))
@@ -285,7 +285,11 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
         path = saved(start)
         if not path.exists():
             return None
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            rows = [json.loads(line) for line in lines if line]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None  # damaged from outside (writes are atomic): compute the chunk again
         return rows if len(rows) == size else None
 
     if workers <= 1:
@@ -297,8 +301,9 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
                 write_jsonl(saved(start), rows)
             yield rows
             start += size
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: dict[int, Future] = {}
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
+        pending: dict[int, Future | None] = {}
         next_start = 0
         start = 0
         while True:
@@ -306,7 +311,7 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
                 if load(next_start) is None:
                     pending[next_start] = pool.submit(_process_chunk, config, next_start)
                 else:
-                    pending[next_start] = None  # type: ignore[assignment]
+                    pending[next_start] = None
                 next_start += size
             future = pending.pop(start)
             if future is None:
@@ -316,6 +321,8 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
                 write_jsonl(saved(start), rows)
             yield rows
             start += size
+    finally:  # the quota is met: queued chunks are not needed, running ones are abandoned
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def generate_tasks(

@@ -108,7 +108,9 @@ def request_text(
         if vague and arg in vague:
             element, shared = vague[arg]
             noun = _noun(arg)
-            hazy = f"one of your {noun}s {_format(shared)}" if shared else f"one {noun}"
+            catalog = arg.startswith(("new_", "to_"))  # a choice from a catalog, not theirs
+            lead = f"a {noun}" if catalog else f"one of your {noun}s"
+            hazy = f"{lead} {_format(shared)}" if shared else lead
             if element is None:
                 parts.append(hazy)
                 continue

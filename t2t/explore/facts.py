@@ -168,11 +168,11 @@ class FactBook:
         return found
 
     def record_of(self, value: Any, arg: str = "") -> dict[str, Any] | None:
-        """The record `value` identifies (else the richest holding it), under names `arg` takes."""
-        best, rank = None, (False, -1)
+        """The record `value` identifies, as last read (else one holding it), by `arg`'s names."""
+        best, rank = None, (False, -1, -1)
         for fact in self.matching(arg) if arg else self.facts:
             if fact.value == value and fact.record is not None:
-                fact_rank = (fact.own, len(fact.record))
+                fact_rank = (fact.own, fact.source, len(fact.record))  # the latest read wins
                 if fact_rank > rank:
                     best, rank = fact.record, fact_rank
         return best
@@ -204,7 +204,11 @@ def describe_record(
             names = sorted(v["name"] for v in value)
             more = f" and {len(names) - 3} more" if len(names) > 3 else ""
             attributes[key] = ", ".join(names[:3]) + more
-        elif isinstance(value, dict) and len(value) <= 4 and all(map(_is_scalar, value.values())):
+        elif (
+            isinstance(value, dict)
+            and (len(value) <= 4 or isinstance(record.get("name"), str))  # a product's options
+            and all(map(_is_scalar, value.values()))
+        ):
             attributes.update(
                 {k: v for k, v in value.items() if not k.endswith("_id") and isinstance(v, str)}
             )

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2t.calls import resolve_schema
+from t2t.domains import domain_module
 from t2t.env import Environment, Tool
 from t2t.errors import DomainError
 from t2t.explore.facts import FactBook, arg_matches, parse_output, singular
 from t2t.schema import ToolCall
 
-__all__ = ["ToolGraph", "USER_TABLES", "build_tool_graph"]
+__all__ = ["USER_TABLES", "ToolGraph", "build_tool_graph", "user_record"]
 
 # Tables that hold the people who call; a domain can name its own with USER_TABLE in tools.py.
 USER_TABLES = ("users", "customers", "clients", "members", "patients", "subscribers", "guests")
@@ -61,7 +62,7 @@ def _required_args(tool: Tool) -> list[str]:
 def _identity_args(env: Environment, graph_reads: list[Tool], table: str, key: str) -> list[str]:
     """Read tools that find user `key` from fields of their own record (email, name + zip, id)."""
     book = FactBook()
-    book.add_output({**env.state[table][key]}, source=-1)
+    book.add_output(user_record(env, table, key), source=-1)
     found = []
     own_id = f"{singular(table)}_id"
     for read in graph_reads:
@@ -81,8 +82,25 @@ def _identity_args(env: Environment, graph_reads: list[Tool], table: str, key: s
     return found
 
 
+def user_record(env: Environment, table: str, key: str) -> dict[str, Any]:
+    """A user's record as they know it, with its own id even when the record does not store it."""
+    return {f"{singular(table)}_id": key, **env.state[table][key]}
+
+
+def _declared_user_table(env: Environment) -> str | None:
+    """`USER_TABLE` from the domain's tools.py, if it names one."""
+    if env.domain.folder is None:
+        return None
+    try:
+        module = domain_module(env.domain, "tools")
+    except DomainError:
+        return None
+    return getattr(module, "USER_TABLE", None)
+
+
 def _user_table(env: Environment, module_hint: str | None) -> str:
     tables = env.state.tables()
+    module_hint = module_hint or _declared_user_table(env)
     if module_hint:
         if module_hint not in tables:
             raise DomainError(f"USER_TABLE {module_hint!r} is not a table of the DB ({tables})")
@@ -170,7 +188,7 @@ def _donors(env: Environment, keys: list[str], *, limit: int = 64) -> list[dict[
 def _probe_reads(env: Environment, graph: ToolGraph, reads, table: str, key: str, rng) -> None:
     """Call every read reachable from one user's record (BFS, a few values per argument)."""
     book = FactBook()
-    book.add_output({singular(table) + "_id": key, **env.state[table][key]}, source=-1)
+    book.add_output(user_record(env, table, key), source=-1)
     done: set[tuple[str, Any]] = set()
     queue = deque([0])
     source = 0

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from t2t.calls import ValuePool, resolve_schema
 from t2t.env import Environment
 from t2t.explore.facts import Fact, FactBook, arg_matches, parse_output
-from t2t.explore.graph import ToolGraph
+from t2t.explore.graph import ToolGraph, user_record
 from t2t.schema import ToolCall, ToolResult, Trajectory
 
 __all__ = [
@@ -134,7 +134,7 @@ class Walk:
         for name in self.graph.read_tools:
             required = self.graph.required[name]
             if len(required) == 1 and arg_matches(arg, required[0]) or required == [arg]:
-                key = (name, (str(value),))
+                key = (name, (str(value),), len(self.steps))  # again after each write
                 if key not in self._detailed:
                     self._detailed.add(key)
                     fact_sources = {f.source for f in self.book.matching(arg) if f.value == value}
@@ -408,7 +408,7 @@ def new_walk(
 ) -> Walk:
     """An empty walk for `user_id`, knowing which values are the user's own."""
     walk = Walk(env=env, graph=graph, pool=pool, seed=seed, user_id=user_id, start=env)
-    walk.own.add_output(dict(env.state[graph.user_table][user_id]), source=-1)
+    walk.own.add_output(user_record(env, graph.user_table, user_id), source=-1)
     walk.profile_values = walk.own.values() | {user_id}
     return walk
 
@@ -452,13 +452,15 @@ def explore_offline(
         if required and all(any(f.source == 0 for f in walk.book.matching(a)) for a in required):
             if walk._fill_read(name, set(), rng):
                 walk.profile.add(len(walk.calls) - 1)
+    states = {env.state_hash()}
     for _ in range(writes or rng.choices(*_WRITES_PER_WALK)[0]):
         used = {step.candidate.call.name for step in walk.steps}
         order = [n for n in rng.sample(graph.write_tools, len(graph.write_tools)) if n not in used]
         for name in order:  # one write per tool: a second would mostly redo the first
             found = walk.try_write(name, rng, env=walk.env, attempts=attempts)
-            if found:
+            if found and found[1].state_hash() not in states:  # not undoing an earlier write
                 walk.apply(*found)
+                states.add(found[1].state_hash())
                 break
     return walk if walk.steps else None
 
@@ -494,13 +496,33 @@ def walk_from_trajectory(
             values = value if isinstance(value, list) else [value]
             facts = [f for f in walk.book.facts if f.value in values and f.source >= 0]
             sources |= {f.source for f in facts}
+            shown = _sources_of_records(walk.book, [v for v in values if isinstance(v, dict)])
+            sources |= shown
             mine = all(v in walk.profile_values for v in values if _hashable(v))
-            if not _names_record(arg):
+            if shown:
+                origins[arg] = "lookup"  # flights, passengers: records read, passed as objects
+            elif not _names_record(arg):
                 origins[arg] = "free"  # a value the user states: an address, a reason, an amount
             else:
                 origins[arg] = "profile" if mine else "lookup" if facts else "free"
         walk.apply(Candidate(call, walk.closure(sources), origins), after)
     return walk if walk.steps and walk.identity else None
+
+
+def _sources_of_records(book: FactBook, wanted: list[dict[str, Any]]) -> set[int]:
+    """The reads whose lists held records matching each of `wanted` (a subset of their fields)."""
+    found = set()
+    for record in wanted:
+        for lists in book.lists.values():
+            for source, items in lists:
+                if any(record.items() <= item.items() for item in items if _flat(record)):
+                    found.add(source)
+                    break
+    return found
+
+
+def _flat(record: dict[str, Any]) -> bool:
+    return all(_hashable(v) for v in record.values())
 
 
 def _hashable(value: Any) -> bool:

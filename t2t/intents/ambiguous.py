@@ -31,6 +31,17 @@ from t2t.schema import Task
 __all__ = ["Ambiguous"]
 
 
+def _named_before(walk: Walk) -> set[Any]:
+    """Values the earlier writes of the walk pass: the user has named them already."""
+    named: set[Any] = set()
+    for step in walk.steps[:-1]:
+        for value in step.candidate.call.arguments.values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str | int | float):
+                    named.add(item)
+    return named
+
+
 def _shared(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
@@ -45,9 +56,12 @@ class Ambiguous:
         gold_call = step.candidate.call
         slots = slots_of(walk, step.candidate)
         with at_step(walk, step) as before:
+            named = _named_before(walk)
             for strategy in pick_strategy(self.strategies, {s.strategy for s in slots}, rng):
                 for slot in [s for s in slots if s.strategy == strategy]:
                     value = slot.get(gold_call.arguments)
+                    if value in named:  # an earlier request names it: nothing left to ask
+                        continue
                     others = [
                         v
                         for v, cand in substitutes(walk, step.candidate, slot, rng)
@@ -73,6 +87,7 @@ class Ambiguous:
         return derive_task(
             base,
             "ambiguous",
+            keep_ask=False,  # the question would describe the withheld record
             requests=[vague_request],
             instructions=(
                 f"You did not say which {noun} you mean. "

@@ -81,9 +81,9 @@ class Infeasible:
         step = walk.steps[-1]
         prefix = walk.base_writes()[:-1]
         gold_calls = walk.calls_for(prefix)
-        support = [
-            walk.calls[i] for i in sorted(forbidden.sources) if walk.calls[i] not in gold_calls
-        ]
+        showing = _showing_read(walk, forbidden, step.candidate)
+        needed = set(forbidden.sources) | ({showing} if showing is not None else set())
+        support = [walk.calls[i] for i in sorted(needed) if walk.calls[i] not in gold_calls]
         partial = {
             k: v
             for k, v in forbidden.call.arguments.items()
@@ -104,7 +104,9 @@ class Infeasible:
                 "reason": reason,
                 "forbidden_call": forbidden.call.model_dump(exclude={"id"}),
                 "forbidden": [{"name": forbidden.call.name, "arguments": partial}],
-                "required": [c.model_dump(exclude={"id"}) for c in support[-1:]],
+                "required": (
+                    [walk.calls[showing].model_dump(exclude={"id"})] if showing is not None else []
+                ),
             },
         )
 
@@ -120,6 +122,18 @@ class Infeasible:
         if rule not in broken:
             allowed = "allowed by policy" if not broken else f"breaks {sorted(broken)}, not {rule}"
             raise Rejected(f"the infeasible request {forbidden.name} is {allowed}")
+
+
+def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int | None:
+    """The read that shows why the request is refused: the record it changed, as last read."""
+    same_tool = forbidden.call.name == explored.call.name
+    ids = {k: v for k, v in _ids(forbidden).items()}
+    changed = [v for k, v in ids.items() if not same_tool or explored.call.arguments.get(k) != v]
+    values = changed or list(ids.values())[:1]
+    flat = {item for v in values for item in (v if isinstance(v, list) else [v])}
+    sources = [f.source for f in walk.book.facts if f.source >= 0 and f.value in flat and f.own]
+    sources = sources or [f.source for f in walk.book.facts if f.source >= 0 and f.value in flat]
+    return max(sources) if sources else None
 
 
 def _ids(candidate: Candidate) -> dict:

@@ -108,8 +108,8 @@ def substitutes(
         walk.expand(slot.arg, set(), rng)
     facts = walk.book.matching(slot.arg)
     if slot.element is not None:  # another item of the same order, another option of the product
-        siblings = {f.source for f in facts if f.value == current}
-        facts = [f for f in facts if f.source in siblings] or facts
+        first = min((f.source for f in facts if f.value == current), default=None)
+        facts = [f for f in facts if f.source == first] or facts
     values = list(dict.fromkeys(f.value for f in facts))
     values = [v for v in values if v not in taken and type(v) is type(current)]
     rng.shuffle(values)
@@ -184,23 +184,27 @@ def derive_task(
     instructions: str,
     details: dict[str, Any],
     actions: list[Action] | None = None,
+    keep_ask: bool = True,
 ) -> Task:
     """A variant of `base`: same user, earlier requests kept, the last one reworded as `requests`.
 
-    With new gold `actions`, what the base task asked the agent to tell no longer applies.
+    With new gold `actions` (or `keep_ask=False`), the base task's question to the agent and
+    what it must tell are dropped.
     """
     task = base.model_copy(deep=True)
     user = task.user_scenario.instructions
     earlier = base.variant.details["requests"][:-1]
-    ask = base.variant.details.get("ask") if actions is None else None
+    ask = base.variant.details.get("ask") if actions is None and keep_ask else None
+    if not ask and task.evaluation_criteria:
+        task.evaluation_criteria.communicate_info = []
+        task.evaluation_criteria.reward_basis = ["DB"]
     user.reason_for_call = "You want to " + "; then ".join([*earlier, *requests]) + "."
     if ask:
         user.reason_for_call += f" Also ask the agent for {ask}."
     user.task_instructions += " " + instructions
     task.id = base.id.removesuffix("-base") + f"-{kind}"
     if actions is not None:
-        criteria = task.evaluation_criteria
-        criteria.actions, criteria.communicate_info, criteria.reward_basis = actions, [], ["DB"]
+        task.evaluation_criteria.actions = actions
     merged = {**base.variant.details, "ask": ask, **details}
     task.variant = Variant(kind=kind, parent_id=base.id, details=merged)
     return task
