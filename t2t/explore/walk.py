@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ Origin = Literal["identity", "profile", "lookup", "free"]
 _LINKED_BIAS = 0.9
 _LIST_LENGTHS = ((1, 2, 3), (0.7, 0.25, 0.05))
 _WRITES_PER_WALK = ((1, 2, 3), (0.6, 0.3, 0.1))
+_QUOTED = re.compile(r"'([^']{2,40})'")
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ class Walk:
                 if _names_record(arg) and not facts:
                     return None
                 if not facts or free_ok:
-                    args[arg], origins[arg] = self.pool.pick(arg, sub, rng), "free"
+                    args[arg], origins[arg] = self._free_value(arg, sub, rng), "free"
                     continue
                 fact = _pick(facts, linked, rng)
                 args[arg] = fact.value
@@ -216,6 +218,15 @@ class Walk:
                         linked.update(_context(record_fact, self.book))
         call = ToolCall(name=name, arguments=args)
         return Candidate(call, self.closure(sources), origins)
+
+    def _free_value(self, arg: str, schema: dict[str, Any], rng: random.Random) -> Any:
+        """A value the user states; a docstring that quotes the allowed values is taken at its word
+        ("the reason, either 'no longer needed' or 'ordered by mistake'").
+        """
+        quoted = _QUOTED.findall(schema.get("description") or "")
+        if schema.get("type") == "string" and len(quoted) >= 2 and rng.random() < 0.9:
+            return rng.choice(quoted)
+        return self.pool.pick(arg, schema, rng)
 
     def _origin(self, fact: Fact) -> Origin:
         return "profile" if fact.value in self.profile_values else "lookup"
