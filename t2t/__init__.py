@@ -27,9 +27,32 @@ from t2t.verify import (
 
 __version__ = "0.1.0"
 
+# The generation pipeline loads on first use (`t2t.generate_tasks`), keeping `import t2t` light.
+_LAZY = {
+    "GenerateConfig": "t2t.generate",
+    "YieldReport": "t2t.generate",
+    "generate_tasks": "t2t.generate",
+    "INTENT_KINDS": "t2t.intents",
+    "check_variant": "t2t.intents",
+    "build_tool_graph": "t2t.explore",
+    "explore_offline": "t2t.explore",
+    "walk_from_trajectory": "t2t.explore",
+    "convert_walk": "t2t.convert",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 't2t' has no attribute {name!r}")
+
 __all__ = [
+    "INTENT_KINDS",
     "Action",
     "ConfigError",
+    "GenerateConfig",
     "DataError",
     "Domain",
     "DomainError",
@@ -50,9 +73,15 @@ __all__ = [
     "ToolCallError",
     "ToolResult",
     "Trajectory",
+    "YieldReport",
+    "build_tool_graph",
     "builtin_domains",
     "check_episode_state",
+    "check_variant",
     "compare_states",
+    "convert_walk",
+    "explore_offline",
+    "generate_tasks",
     "load_domain",
     "read_db",
     "register_domain",
@@ -61,4 +90,5 @@ __all__ = [
     "rule",
     "tool",
     "verify_task",
+    "walk_from_trajectory",
 ]
