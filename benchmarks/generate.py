@@ -339,8 +339,8 @@ async def _pipeline(setup: dict[str, Any], script: dict[str, Any], kinds: tuple[
     """Explore with the model, convert, build + verify the variants, rewrite and judge each."""
     from t2t.convert.llm_rewrite import judge_task_async, keep_by_judge, rewrite_task_async
     from t2t.convert.template import convert_walk
+    from t2t.explore import walk_from_trajectory
     from t2t.explore.llm_explorer import explore_with_llm_async
-    from t2t.explore.walk import walk_from_trajectory
     from t2t.generate import walk_seed
     from t2t.intents import INTENT_KINDS, Rejected, check_variant
 

@@ -173,9 +173,12 @@ def _generate_tasks(args: argparse.Namespace) -> int:
     for kind in config.variants:
         reasons = report.dropped.get(kind, {})
         top = "; ".join(f"{count}× {reason}" for reason, count in list(reasons.items())[:2])
+        twins = report.duplicates.get(kind, 0)
         print(
             f"  {kind:<11} verified {report.verified.get(kind, 0):>5}  "
-            f"kept {report.kept.get(kind, 0):>5}" + (f"  dropped: {top}" if top else "")
+            f"kept {report.kept.get(kind, 0):>5}"
+            + (f"  duplicates {twins}" if twins else "")
+            + (f"  dropped: {top}" if top else "")
         )
     return 0 if report.total_kept >= config.n else 1
 

@@ -9,12 +9,16 @@ report of what was explored, converted, verified and kept, and why the rest was 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import random
 import shutil
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -30,15 +34,17 @@ from t2t.domains import load_domain
 from t2t.env import Environment, canonical_json
 from t2t.errors import ConfigError
 from t2t.explore.graph import ToolGraph, build_tool_graph
-from t2t.explore.walk import Walk, explore_offline, walk_from_trajectory
+from t2t.explore.rebuild import walk_from_trajectory
+from t2t.explore.walk import Walk, explore_offline
 from t2t.files import read_json, write_json, write_jsonl
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
 from t2t.schema import SCHEMA_VERSION, Task
 from t2t.tau2 import db_sha256, write_tau2_tasks
 
-__all__ = ["GenerateConfig", "YieldReport", "generate_tasks", "walk_seed"]
+__all__ = ["PIPELINE_VERSION", "GenerateConfig", "YieldReport", "generate_tasks", "walk_seed"]
 
 logger = logging.getLogger(__name__)
+PIPELINE_VERSION = 2  # bump when a change makes the same seed give other tasks
 _MAX_WALKS_PER_TASK = 20  # give up when yield is this poor: a domain the explorer cannot use
 
 
@@ -77,6 +83,7 @@ class GenerateConfig(BaseModel):
 
     def config_hash(self) -> str:
         fields = self.model_dump(exclude={"n"})  # more tasks = the same walks, resumed
+        fields["pipeline"] = PIPELINE_VERSION  # walks saved by other code are not reused
         return hashlib.sha256(canonical_json(fields).encode()).hexdigest()[:16]
 
     @property
@@ -109,7 +116,7 @@ class YieldReport(BaseModel):
         return sum(self.kept.values())
 
 
-def walk_seed(seed: int, index: int) -> int:
+def walk_seed(seed: int, index: int | str) -> int:
     """The seed of walk `index`: a hash, so neighbouring walks are unrelated."""
     digest = hashlib.blake2b(f"{seed}:{index}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1
@@ -152,7 +159,13 @@ def _process_walk(config: GenerateConfig, index: int) -> dict[str, Any]:
         walk = _explore_with_model(config, env, graph, pool, seed)
     else:
         walk = explore_offline(env, graph, pool, seed=seed)
-    row: dict[str, Any] = {"index": index, "explored": walk is not None, "tasks": {}, "dropped": {}}
+    row: dict[str, Any] = {
+        "config_hash": config.config_hash(),
+        "index": index,
+        "explored": walk is not None,
+        "tasks": {},
+        "dropped": {},
+    }
     if walk is None:
         row["dropped"] = {kind: "explore: no feasible write" for kind in config.variants}
         return row
@@ -163,7 +176,7 @@ def _process_walk(config: GenerateConfig, index: int) -> dict[str, Any]:
     base.provenance.trajectory_id = prefix
     base.provenance.source = f"{config.domain} db seed {config.db_seed} scale {config.scale}"
     for kind in config.variants:
-        rng = random.Random(walk_seed(seed, len(kind)))
+        rng = random.Random(walk_seed(seed, kind))
         try:
             task = INTENT_KINDS[kind].build(walk, base, rng)
         except Rejected as exc:
@@ -187,16 +200,12 @@ def _polish(config: GenerateConfig, task: Task, walk: Walk, prefix: str) -> Task
     if not (config.rewrite_model or config.judge_model):
         return task
     from t2t.convert.llm_rewrite import judge_task, keep_by_judge, rewrite_task, with_judge_scores
-    from t2t.errors import ModelCallError
 
     if config.rewrite_model:
         task = rewrite_task(task, walk.trajectory(prefix), model=config.rewrite_model)
-    if config.judge_model:
-        try:
-            scores = judge_task(task, model=config.judge_model)
-        except ModelCallError as exc:
-            raise Rejected(f"no usable scores ({str(exc)[:80]})") from None
-        task = with_judge_scores(task, scores)
+    if config.judge_model:  # a judge that cannot be reached stops the run: it is not a score
+        task = with_judge_scores(task, judge_task(task, model=config.judge_model))
+        scores = task.provenance.judge_scores or {}
         if not keep_by_judge(scores, config.judge_threshold):
             mean = sum(scores.values()) / max(len(scores), 1)
             raise Rejected(f"mean score {mean:.1f} below {config.judge_threshold:g}")
@@ -230,6 +239,18 @@ def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
     return walk_from_trajectory(env, graph, pool, trajectory)
 
 
+def _exit_with_parent() -> None:
+    """In a worker: exit when the parent dies (kill -9 leaves no orphans behind)."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="t2t-parent-watch", daemon=True).start()
+
+
 def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:
     return [_process_walk(config, i) for i in range(start, start + config.chunk)]
 
@@ -251,6 +272,38 @@ def _fingerprint(task: dict[str, Any]) -> str:
 
 
 def _open_run(out: Path, config: GenerateConfig, force: bool) -> Path:
+    try:
+        return _prepare_run(out, config, force)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use {out} as the task set folder: {exc.strerror or exc}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """One writer per task set folder: a second `t2t generate` on it stops instead of mixing in."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give a folder for the task set")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / ".lock", "w")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use {out} as the task set folder: {exc.strerror or exc}"
+        ) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise ConfigError(f"another t2t generate is writing to {out}; wait for it") from None
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def _prepare_run(out: Path, config: GenerateConfig, force: bool) -> Path:
     parts = out / "parts"
     manifest_path = out / "manifest.json"
     if out.exists() and not out.is_dir():
@@ -264,7 +317,7 @@ def _open_run(out: Path, config: GenerateConfig, force: bool) -> Path:
                 f"{out} holds a task set made with other settings ({manifest.get('config')}); "
                 "pass --force to replace it or choose another --out"
             )
-    elif out.exists() and any(out.iterdir()) and not force:
+    elif out.exists() and any(p.name != ".lock" for p in out.iterdir()) and not force:
         raise ConfigError(f"{out} exists and is not a t2t task set; pass --force or another --out")
     parts.mkdir(parents=True, exist_ok=True)
     write_json(
@@ -277,6 +330,7 @@ def _open_run(out: Path, config: GenerateConfig, force: bool) -> Path:
 def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[dict[str, Any]]]:
     """Chunk results in walk order: from parts/ when done before, else computed (in parallel)."""
     size = config.chunk
+    config_hash = config.config_hash()
 
     def saved(start: int) -> Path:
         return parts / f"chunk-{start:08d}.jsonl"
@@ -290,7 +344,8 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
             rows = [json.loads(line) for line in lines if line]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             return None  # damaged from outside (writes are atomic): compute the chunk again
-        return rows if len(rows) == size else None
+        fresh = all(row.get("config_hash") == config_hash for row in rows)
+        return rows if len(rows) == size and fresh else None
 
     if workers <= 1:
         start = 0
@@ -301,7 +356,7 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
                 write_jsonl(saved(start), rows)
             yield rows
             start += size
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent)
     try:
         pending: dict[int, Future | None] = {}
         next_start = 0
@@ -335,9 +390,17 @@ def generate_tasks(
 ) -> YieldReport:
     """Generate `config.n` verified tasks into folder `out`; resumes a run with the same config."""
     out = Path(out)
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be at least 1, not {workers}")
     env, _, _ = _context(config)  # fail fast on a bad domain/scale, before any process starts
+    with _locked(out):
+        return _generate(config, out, env, workers or os.cpu_count() or 1, force, progress)
+
+
+def _generate(
+    config: GenerateConfig, out: Path, env: Environment, workers: int, force: bool, progress: bool
+) -> YieldReport:
     parts = _open_run(out, config, force)
-    workers = workers or os.cpu_count() or 1
     quotas = config.quotas()
     report = YieldReport(config_hash=config.config_hash(), db_sha256=db_sha256(env.to_dict()))
     kept: dict[str, list[dict[str, Any]]] = {kind: [] for kind in config.variants}

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from t2t.errors import ModelCallError
+from t2t.errors import ConfigError, ModelCallError
 from t2t.schema import Message, ToolCall
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "register_provider",
     "run_sync",
     "to_openai_messages",
+    "model_timeout_s",
     "unregister_provider",
 ]
 
@@ -204,6 +205,15 @@ def _to_message(raw: Any) -> Message:
 # ------------------------------------------------------------------------------------ calling
 
 
+def model_timeout_s() -> float:
+    """Seconds one model call may take: `T2T_MODEL_TIMEOUT_S`, else 120."""
+    raw = os.environ.get("T2T_MODEL_TIMEOUT_S", "120")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"T2T_MODEL_TIMEOUT_S must be a number of seconds, not {raw!r}") from None
+
+
 async def complete(
     model: str,
     messages: Sequence[Message] | Sequence[dict[str, Any]],
@@ -218,6 +228,7 @@ async def complete(
         tools: Function schemas in the OpenAI tools format (`Tool.openai_schema()`).
         **params: Passed to litellm as is (temperature, seed, api_base, ...).
     """
+    params.setdefault("timeout", model_timeout_s())  # a silent server must not hang a run
     request: dict[str, Any] = {"model": model, "messages": to_openai_messages(messages), **params}
     if tools:
         request["tools"] = tools

@@ -71,24 +71,34 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def describe_value(walk: Walk, arg: str, value: Any, *, numbers: bool = False) -> dict[str, Any]:
-    """The attributes a person would name a looked-up value by (name, options, status, …)."""
-    return describe_record(walk.book.record_of(value, arg), skip=value, numbers=numbers)
+def describe_value(
+    walk: Walk, arg: str, value: Any, *, numbers: bool = False, version: int | None = None
+) -> dict[str, Any]:
+    """The attributes a person would name a looked-up value by (name, options, status, …).
+
+    As of `version` (how many of the walk's writes happened before; default: all but the last),
+    so a record is described as the user sees it when asking, not after the change.
+    """
+    when = len(walk.steps) - 1 if version is None else version
+    record = walk.book.record_of(value, arg, rank=walk.read_rank(when))
+    return describe_record(record, skip=value, numbers=numbers)
 
 
-def _phrase(walk: Walk, arg: str, value: Any, origin: str, attributes: dict | None) -> str:
+def _phrase(
+    walk: Walk, arg: str, value: Any, origin: str, attributes: dict | None, version: int | None
+) -> str:
     noun = _noun(arg)
     if isinstance(value, list) and value and isinstance(value[0], dict):
         return f"{humanize(arg)}: {_format(value)}"
     if isinstance(value, list):
-        return "; ".join(_phrase(walk, arg, v, origin, None) for v in value)
+        return "; ".join(_phrase(walk, arg, v, origin, None, version) for v in value)
     if origin == "free":
         return f"{humanize(arg)}: {value}"
-    shown = describe_value(walk, arg, value) if attributes is None else attributes
+    shown = describe_value(walk, arg, value, version=version) if attributes is None else attributes
     detail = f" {_format(shown)}" if shown else ""
     if origin == "profile":
         return f"{noun} {value}{detail}"
-    return f"the {noun}{detail}" if shown else f"the {noun} (look it up)"
+    return f"the {noun}{detail}" if shown else f"the {noun} {value}"  # nothing else to name it by
 
 
 def request_text(
@@ -96,6 +106,7 @@ def request_text(
     candidate: Candidate,
     *,
     vague: dict[str, tuple[int | None, dict[str, Any]]] | None = None,
+    version: int | None = None,
 ) -> str:
     """One request in words; `vague` names an argument (or one element of it) only by `shared`
     attributes, as an ambiguous user does.
@@ -114,11 +125,11 @@ def request_text(
             if element is None:
                 parts.append(hazy)
                 continue
-            items = [_phrase(walk, arg, v, origin, None) for v in value]
+            items = [_phrase(walk, arg, v, origin, None, version) for v in value]
             items[element] = hazy
             parts.append("; ".join(items))
             continue
-        parts.append(_phrase(walk, arg, value, origin, None))
+        parts.append(_phrase(walk, arg, value, origin, None, version))
     return f"{humanize(candidate.call.name)}: " + ", ".join(parts)
 
 
@@ -137,7 +148,11 @@ def _lookups(walk: Walk, writes: list[Candidate]) -> list[str]:
 
 
 def _communicate(walk: Walk, write: Candidate, rng: random.Random) -> tuple[str, str] | None:
-    """A number from a record the request is about, for the user to ask and the agent to tell."""
+    """A number from a record the request names, for the user to ask and the agent to tell.
+
+    Only fields the task's writes leave alone: the answer must not depend on when it is given.
+    """
+    changed = _changed_fields(walk)
     options = []
     for arg, value in write.call.arguments.items():
         if not arg.endswith(("_id", "_ids")):  # only records the request names, not an address
@@ -146,17 +161,32 @@ def _communicate(walk: Walk, write: Candidate, rng: random.Random) -> tuple[str,
             if not isinstance(item, str):
                 continue
             for key, number in describe_value(walk, arg, item, numbers=True).items():
-                if isinstance(number, int | float) and any(h in key for h in _NUMERIC_HINTS):
-                    options.append(
-                        (
-                            f"the {humanize(key)} of {_phrase(walk, arg, item, 'lookup', None)}",
-                            number,
-                        )
-                    )
+                if key in changed or not isinstance(number, int | float):
+                    continue
+                if any(hint in key for hint in _NUMERIC_HINTS):
+                    what = _phrase(walk, arg, item, "lookup", None, None)
+                    options.append((f"the {humanize(key)} of {what}", number))
     if not options or rng.random() >= _COMMUNICATE_SHARE:
         return None
     question, number = rng.choice(options)
     return question, str(number)
+
+
+def _changed_fields(walk: Walk) -> set[str]:
+    """Names of the fields the walk's writes change, anywhere in the records they touch."""
+    names: set[str] = set()
+
+    def collect(before: Any, after: Any, key: str) -> None:
+        if isinstance(before, dict) and isinstance(after, dict):
+            for k in before.keys() | after.keys():
+                collect(before.get(k), after.get(k), k)
+        elif before != after:
+            names.add(key)
+
+    first, last = walk.steps[0].before, walk.steps[-1].after
+    for change in first.diff(last):
+        collect(change.before, change.after, change.table)
+    return names
 
 
 def actions_from(calls: list[ToolCall]) -> list[Action]:
@@ -180,7 +210,7 @@ def convert_walk(walk: Walk, *, task_id: str, seed: int) -> Task:
     """The base task of a walk: what the user wants and knows, the gold calls, what to tell."""
     rng = random.Random(seed)
     writes = [step.candidate for step in walk.steps]
-    requests = [request_text(walk, w) for w in writes]
+    requests = [request_text(walk, w, version=k) for k, w in enumerate(writes)]
     communicate = _communicate(walk, writes[-1], rng)
     asks = f" Also ask the agent for {communicate[0]}." if communicate else ""
     lookups = _lookups(walk, writes)

@@ -14,7 +14,8 @@ from t2t.explore.llm_explorer import (
     explore_with_llm_async,
     sample_tools,
 )
-from t2t.explore.walk import Candidate, Walk, WriteStep, explore_offline, walk_from_trajectory
+from t2t.explore.rebuild import walk_from_trajectory
+from t2t.explore.walk import Candidate, Walk, WriteStep, explore_offline
 
 __all__ = [
     "Candidate",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,18 +168,31 @@ class FactBook:
         self._matching[arg] = (len(self.facts), found)
         return found
 
-    def record_of(self, value: Any, arg: str = "") -> dict[str, Any] | None:
-        """The record `value` identifies, as last read (else one holding it), by `arg`'s names."""
-        best, rank = None, (False, -1, -1)
+    def record_of(
+        self, value: Any, arg: str = "", *, rank: Callable[[int], int | None] | None = None
+    ) -> dict[str, Any] | None:
+        """The record `value` identifies (else one holding it), under names `arg` takes.
+
+        `rank(source)` orders the reads to trust (None: ignore that read); by default the latest.
+        """
+        best, best_rank = None, None
         for fact in self.matching(arg) if arg else self.facts:
-            if fact.value == value and fact.record is not None:
-                fact_rank = (fact.own, fact.source, len(fact.record))  # the latest read wins
-                if fact_rank > rank:
-                    best, rank = fact.record, fact_rank
+            if fact.value != value or fact.record is None:
+                continue
+            when = rank(fact.source) if rank else fact.source
+            if when is None:
+                continue
+            fact_rank = (fact.own, when, fact.source, len(fact.record))
+            if best_rank is None or fact_rank > best_rank:
+                best, best_rank = fact.record, fact_rank
         return best
 
     def values(self) -> set[Any]:
         return {fact.value for fact in self.facts}
+
+
+def _has_text(record: dict[str, Any]) -> bool:
+    return any(isinstance(v, str) and not k.endswith("_id") for k, v in record.items())
 
 
 def describe_record(
@@ -206,9 +220,9 @@ def describe_record(
             attributes[key] = ", ".join(names[:3]) + more
         elif (
             isinstance(value, dict)
-            and (len(value) <= 4 or isinstance(record.get("name"), str))  # a product's options
+            and (len(value) <= 4 or isinstance(record.get("name"), str) or not _has_text(record))
             and all(map(_is_scalar, value.values()))
-        ):
+        ):  # small groups, a named product's options, a variant that is only its options
             attributes.update(
                 {k: v for k, v in value.items() if not k.endswith("_id") and isinstance(v, str)}
             )

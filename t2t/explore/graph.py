@@ -39,6 +39,11 @@ class ToolGraph:
     produces: dict[str, set[str]] = field(default_factory=dict)
     donors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    @property
+    def user_key(self) -> str:
+        """The argument naming a user: `user_id` for `users`, `customer_id` for `customers`."""
+        return f"{singular(self.user_table)}_id"
+
     def feeds(self, tool: str, arg: str) -> bool:
         """Whether read `tool`'s output has facts that can fill argument `arg`."""
         return any(arg_matches(arg, name) for name in self.produces.get(tool, ()))

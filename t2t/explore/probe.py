@@ -42,8 +42,8 @@ def register_probe_explorer(
 
 def _user_of(env: Environment, graph: ToolGraph, identity: dict) -> str | None:
     table = env.state[graph.user_table]
-    if identity.get(f"{graph.user_table.removesuffix('s')}_id") in table:
-        return identity[f"{graph.user_table.removesuffix('s')}_id"]
+    if identity.get(graph.user_key) in table:
+        return identity[graph.user_key]
     wanted = {str(v) for v in identity.values()}
     for key, record in table.items():
         text = json.dumps(record, ensure_ascii=False)

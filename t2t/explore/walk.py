@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,8 +29,8 @@ __all__ = [
     "Walk",
     "WriteStep",
     "explore_offline",
+    "names_record",
     "new_walk",
-    "walk_from_trajectory",
 ]
 
 Origin = Literal["identity", "profile", "lookup", "free"]
@@ -76,12 +77,29 @@ class Walk:
     profile: set[int] = field(default_factory=set)
     profile_values: set[Any] = field(default_factory=set)
     own: FactBook = field(default_factory=FactBook)  # the user's own record, as they know it
-    start: Environment | None = None
+    versions: dict[int, int] = field(default_factory=dict)  # read index → writes applied before
     _detailed: set[tuple[str, Any]] = field(default_factory=set)
 
     @property
     def domain_name(self) -> str:
         return self.env.domain.name
+
+    @property
+    def version(self) -> int:
+        """How many of the walk's writes the current state has seen (variants step back)."""
+        for number, step in enumerate(self.steps):
+            if self.env is step.before:
+                return number
+        return len(self.steps)
+
+    def read_rank(self, version: int) -> Callable[[int], int | None]:
+        """How recent a read is as of `version`; None for reads made after it (a later state)."""
+
+        def rank(source: int) -> int | None:
+            seen = self.versions.get(source, -1)
+            return seen if seen <= version else None
+
+        return rank
 
     # ---- reads
     def read(self, name: str, arguments: dict[str, Any], parents: frozenset[int]) -> bool:
@@ -94,6 +112,7 @@ class Walk:
         self.calls.append(call)
         self.results.append(result)
         self.parents[index] = parents
+        self.versions[index] = self.version
         self.book.add_output(
             parse_output(result.content), source=index, tool_name=name, args=arguments.values()
         )
@@ -184,32 +203,32 @@ class Walk:
             elif kind == "array":
                 partner = next((p for p in per_element if _same_stem(p, arg)), None)
                 if partner is not None:
-                    chosen = self._pair_list(arg, sub.get("items", {}), per_element[partner], rng)
+                    chosen = self.pair_list(arg, sub.get("items", {}), per_element[partner], rng)
                 else:
                     facts = self._facts_for(arg, sub.get("items", {}), linked, rng)
                     chosen = self._pick_list(facts, linked, rng) if facts else []
                 if not chosen:
-                    if _names_record(arg):
+                    if names_record(arg):
                         return None
                     args[arg], origins[arg] = self.pool.pick(arg, sub, rng), "free"
                     continue
                 per_element[arg] = chosen
                 args[arg] = [f.value for f in chosen]
-                origins[arg] = self._origin(chosen[0]) if _names_record(arg) else "free"
+                origins[arg] = self._origin(chosen[0]) if names_record(arg) else "free"
                 for fact in chosen:
                     sources.add(fact.source)
                     linked.update(_context(fact, self.book))
             else:
                 facts = self._facts_for(arg, sub, linked, rng)
                 free_ok = not arg.endswith("_id") and ("enum" in sub or rng.random() < 0.6)
-                if _names_record(arg) and not facts:
+                if names_record(arg) and not facts:
                     return None
                 if not facts or free_ok:
                     args[arg], origins[arg] = self._free_value(arg, sub, rng), "free"
                     continue
                 fact = _pick(facts, linked, rng)
                 args[arg] = fact.value
-                origins[arg] = self._origin(fact) if _names_record(arg) else "free"
+                origins[arg] = self._origin(fact) if names_record(arg) else "free"
                 sources.add(fact.source)
                 self.detail(arg, fact.value)
                 linked.update(_context(fact, self.book))
@@ -226,6 +245,9 @@ class Walk:
         quoted = _QUOTED.findall(schema.get("description") or "")
         if schema.get("type") == "string" and len(quoted) >= 2 and rng.random() < 0.9:
             return rng.choice(quoted)
+        same_field = self.pool.values.get(arg) or self.pool.values.get(arg.removeprefix("new_"))
+        if same_field and "enum" not in schema and _type_ok(same_field[0], schema.get("type")):
+            return rng.choice(same_field)  # never another field's value (an id as a bank name)
         return self.pool.pick(arg, schema, rng)
 
     def _origin(self, fact: Fact) -> Origin:
@@ -249,7 +271,7 @@ class Walk:
         k = min(rng.choices(*_LIST_LENGTHS)[0], len(distinct))
         return rng.sample(distinct, k)
 
-    def _pair_list(self, arg, schema, partners: list[Fact], rng) -> list[Fact]:
+    def pair_list(self, arg, schema, partners: list[Fact], rng) -> list[Fact]:
         """Element-wise partners (`new_item_ids` for `item_ids`): facts read about each old one."""
         chosen = []
         for old in partners:
@@ -319,7 +341,7 @@ class Walk:
 
     def anchor_values(self, name: str) -> list[tuple[str, Any]]:
         """(argument, value) pairs for the first id argument of `name` that is not the user's."""
-        own = f"{self.graph.user_table.removesuffix('s')}_id"
+        own = self.graph.user_key
         for arg in self.graph.required[name]:
             if arg.endswith("_id") and arg != own:
                 values = list(dict.fromkeys(f.value for f in self.book.matching(arg)))
@@ -330,12 +352,23 @@ class Walk:
 
     def outcome(self, call: ToolCall, env: Environment) -> Environment | None:
         """The state after `call` if it keeps to the rules, succeeds and changes something."""
-        if env.check_rules(call):
+        if env.check_rules(call) or self.foreign(call):
             return None
         after = env.fork()
         if not after.run(call).ok or after.state_hash() == env.state_hash():
             return None
         return after
+
+    def foreign(self, call: ToolCall) -> bool:
+        """Whether the call names a record that belongs to another user (by its user id field)."""
+        key = self.graph.user_key
+        for arg, value in call.arguments.items():
+            if names_record(arg) and arg != key:
+                for item in value if isinstance(value, list) else [value]:
+                    record = self.book.record_of(item, arg)
+                    if record and record.get(key) not in (None, self.user_id):
+                        return True
+        return bool(call.arguments.get(key) not in (None, self.user_id))
 
     def apply(self, candidate: Candidate, after: Environment) -> None:
         index = len(self.calls)
@@ -378,7 +411,7 @@ def _schema(model: type) -> dict[str, Any]:
     return model.model_json_schema()  # type: ignore[attr-defined]
 
 
-def _names_record(arg: str) -> bool:
+def names_record(arg: str) -> bool:
     """Ids are only ever taken from what was read, never made up."""
     return arg.endswith(("_id", "_ids"))
 
@@ -418,7 +451,7 @@ def new_walk(
     env: Environment, graph: ToolGraph, pool: ValuePool, *, seed: int, user_id: str
 ) -> Walk:
     """An empty walk for `user_id`, knowing which values are the user's own."""
-    walk = Walk(env=env, graph=graph, pool=pool, seed=seed, user_id=user_id, start=env)
+    walk = Walk(env=env, graph=graph, pool=pool, seed=seed, user_id=user_id)
     walk.own.add_output(user_record(env, graph.user_table, user_id), source=-1)
     walk.profile_values = walk.own.values() | {user_id}
     return walk
@@ -474,67 +507,3 @@ def explore_offline(
                 states.add(found[1].state_hash())
                 break
     return walk if walk.steps else None
-
-
-def walk_from_trajectory(
-    env: Environment, graph: ToolGraph, pool: ValuePool, trajectory: Trajectory
-) -> Walk | None:
-    """Rebuild a walk from any explorer's trajectory (e.g. the LLM explorer's) by replaying it.
-
-    Only successful calls count; a write that breaks a rule, fails or changes nothing ends the
-    replay there. The first read is taken as the identity; values are traced to the reads that
-    showed them, so the converter and the variants treat it like an offline walk.
-    """
-    if trajectory.user_id not in env.state[graph.user_table]:
-        return None
-    walk = new_walk(env, graph, pool, seed=trajectory.seed, user_id=trajectory.user_id)
-    for call in trajectory.successful_calls:
-        tool = env.domain.tools.get(call.name)
-        if tool is None or tool.kind == "generic":
-            continue
-        if tool.kind == "read":
-            sources = frozenset(
-                f.source for v in call.arguments.values() for f in walk.book.facts if f.value == v
-            )
-            if walk.read(call.name, dict(call.arguments), sources) and not walk.identity:
-                walk.identity = dict(call.arguments)
-            continue
-        after = walk.outcome(call, walk.env)
-        if after is None:
-            break
-        sources, origins = set(), {}
-        for arg, value in call.arguments.items():
-            values = value if isinstance(value, list) else [value]
-            facts = [f for f in walk.book.facts if f.value in values and f.source >= 0]
-            sources |= {f.source for f in facts}
-            shown = _sources_of_records(walk.book, [v for v in values if isinstance(v, dict)])
-            sources |= shown
-            mine = all(v in walk.profile_values for v in values if _hashable(v))
-            if shown:
-                origins[arg] = "lookup"  # flights, passengers: records read, passed as objects
-            elif not _names_record(arg):
-                origins[arg] = "free"  # a value the user states: an address, a reason, an amount
-            else:
-                origins[arg] = "profile" if mine else "lookup" if facts else "free"
-        walk.apply(Candidate(call, walk.closure(sources), origins), after)
-    return walk if walk.steps and walk.identity else None
-
-
-def _sources_of_records(book: FactBook, wanted: list[dict[str, Any]]) -> set[int]:
-    """The reads whose lists held records matching each of `wanted` (a subset of their fields)."""
-    found = set()
-    for record in wanted:
-        for lists in book.lists.values():
-            for source, items in lists:
-                if any(record.items() <= item.items() for item in items if _flat(record)):
-                    found.add(source)
-                    break
-    return found
-
-
-def _flat(record: dict[str, Any]) -> bool:
-    return all(_hashable(v) for v in record.values())
-
-
-def _hashable(value: Any) -> bool:
-    return isinstance(value, str | int | float)

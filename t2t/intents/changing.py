@@ -21,6 +21,7 @@ from t2t.intents.slots import (
     gold_of,
     pick_strategy,
     placed,
+    same_record_calls,
     slots_of,
     substitutes,
 )
@@ -65,20 +66,9 @@ class Changing:
                         return [here], [here, placed(walk, found[0], step.index)]
                 return None
             if strategy == "switch-action":
-                anchor = next(iter(slots_of(walk, step.candidate)), None)
-                if anchor is None or anchor.strategy != "record":
-                    return None
-                fixed = {anchor.arg: step.candidate.call.arguments[anchor.arg]}
-                for name in rng.sample(walk.graph.write_tools, len(walk.graph.write_tools)):
-                    if (
-                        name == step.candidate.call.name
-                        or anchor.arg not in walk.graph.required[name]
-                    ):
-                        continue
-                    for _ in range(6):
-                        candidate = walk.fill(name, rng, fixed=fixed)
-                        if candidate and self._differs(walk, candidate, before, step):
-                            return [placed(walk, candidate, step.index)], [here]
+                for candidate in same_record_calls(walk, step, rng, tries=6):
+                    if self._differs(walk, candidate, before, step):
+                        return [placed(walk, candidate, step.index)], [here]
                 return None
             kinds = ("item", "option") if strategy == "other-item" else ("record", "detail")
             for slot in [s for s in slots_of(walk, step.candidate) if s.strategy in kinds]:
@@ -89,12 +79,20 @@ class Changing:
 
     @staticmethod
     def _differs(walk: Walk, candidate: Candidate, before, step) -> bool:
+        """Goal A is feasible, ends elsewhere than B and does not undo the walk's earlier writes."""
         after = walk.outcome(candidate.call, before)
-        return after is not None and after.state_hash() != step.after.state_hash()
+        if after is None:
+            return False
+        start = walk.steps[0].before.state_hash()
+        return after.state_hash() not in (step.after.state_hash(), start)
 
     def _task(self, walk, base: Task, strategy: str, prefix, goal_a, goal_b) -> Task:
-        text_a = [request_text(walk, c) for _, c in goal_a]
-        text_b = [request_text(walk, c) for _, c in goal_b]
+        last = len(walk.steps) - 1  # replaced writes run where the last one did; added ones after
+        text_a = [request_text(walk, c, version=last) for _, c in goal_a]
+        text_b = [
+            request_text(walk, c, version=last + (i > 0 and strategy == "add-request"))
+            for i, (_, c) in enumerate(goal_b)
+        ]
         if strategy == "add-request":
             switch = "add a second request: you also want to " + "; ".join(text_b[len(text_a) :])
         else:
@@ -128,3 +126,5 @@ class Changing:
         b = clean_replay(env, task, task.gold_calls, "goal B (gold)")
         if a.state_hash() == b.state_hash():
             raise Rejected("goal A and goal B end in the same state: the change is invisible")
+        if a.state_hash() == env.state_hash():
+            raise Rejected("goal A changes nothing: there is no first request to move away from")

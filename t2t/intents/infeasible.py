@@ -20,6 +20,7 @@ from t2t.intents.slots import (
     at_step,
     derive_task,
     pick_strategy,
+    same_record_calls,
     slots_of,
     substitutes,
 )
@@ -39,32 +40,23 @@ class Infeasible:
         available = {"forbidden-action"} | {
             "forbidden-record" if s.strategy == "record" else "forbidden-value" for s in slots
         }
+        fallback = None
         with at_step(walk, step) as before:
             for strategy in pick_strategy(self.strategies, available, rng):
-                fallback = None
                 for candidate in self._changed(walk, step, strategy, rng):
                     broken = before.check_rules(candidate.call)
-                    if not broken:
+                    if not broken or walk.foreign(candidate.call):
                         continue
-                    if before.fork().run(candidate.call).ok:  # only the policy stands in the way
+                    if _only_policy_forbids(before, candidate):
                         return self._task(walk, base, strategy, candidate, broken[0])
-                    fallback = fallback or (candidate, broken[0])
-                if fallback:
-                    return self._task(walk, base, strategy, *fallback)
+                    fallback = fallback or (strategy, candidate, broken[0])
+        if fallback:  # every strategy tried: settle for a request the tool refuses as well
+            return self._task(walk, base, *fallback)
         raise Rejected("no change of the request breaks a policy rule")
 
     def _changed(self, walk: Walk, step, strategy: str, rng: random.Random):
         if strategy == "forbidden-action":
-            anchor = next(iter(slots_of(walk, step.candidate)), None)
-            if anchor is None or anchor.strategy != "record":
-                return
-            fixed = {anchor.arg: step.candidate.call.arguments[anchor.arg]}
-            for name in rng.sample(walk.graph.write_tools, len(walk.graph.write_tools)):
-                if name != step.candidate.call.name and anchor.arg in walk.graph.required[name]:
-                    for _ in range(4):
-                        candidate = walk.fill(name, rng, fixed=fixed)
-                        if candidate is not None:
-                            yield candidate
+            yield from same_record_calls(walk, step, rng, tries=4)
             return
         wanted = ("record",) if strategy == "forbidden-record" else ("item", "option", "detail")
         for slot in [s for s in slots_of(walk, step.candidate) if s.strategy in wanted]:
@@ -92,7 +84,7 @@ class Infeasible:
         return derive_task(
             base,
             "infeasible",
-            requests=[request_text(walk, forbidden)],
+            requests=[request_text(walk, forbidden, version=len(walk.steps) - 1)],
             instructions=(
                 "If the agent explains that the last request is not allowed, accept it and do "
                 "not ask for anything else; insist once before you accept."
@@ -122,6 +114,12 @@ class Infeasible:
         if rule not in broken:
             allowed = "allowed by policy" if not broken else f"breaks {sorted(broken)}, not {rule}"
             raise Rejected(f"the infeasible request {forbidden.name} is {allowed}")
+
+
+def _only_policy_forbids(before: Environment, candidate: Candidate) -> bool:
+    """The tool would carry the call out and change something: only the policy stands in the way."""
+    after = before.fork()
+    return after.run(candidate.call).ok and after.state_hash() != before.state_hash()
 
 
 def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int | None:

@@ -29,6 +29,7 @@ __all__ = [
     "pick_strategy",
     "placed",
     "replace_in_call",
+    "same_record_calls",
     "slots_of",
     "substitutes",
 ]
@@ -67,7 +68,7 @@ def replace_in_call(call: ToolCall, slot: Slot, value: Any) -> ToolCall:
 
 def slots_of(walk: Walk, candidate: Candidate) -> list[Slot]:
     """The record-naming parts of a write, each labelled with the strategy that swaps it."""
-    own = f"{walk.graph.user_table.removesuffix('s')}_id"
+    own = walk.graph.user_key
     slots, anchor_seen = [], False
     for arg, value in candidate.call.arguments.items():
         if not arg.endswith(("_id", "_ids")) or arg == own:
@@ -137,7 +138,7 @@ def _repair_partner(walk: Walk, call: ToolCall, slot: Slot, value: Any, rng) -> 
             and arg.endswith(slot.arg.removeprefix("old_"))
         ):
             old = [f for f in walk.book.matching(slot.arg) if f.value == value]
-            pair = walk._pair_list(arg, {"type": "string"}, old[:1], rng) if old else []
+            pair = walk.pair_list(arg, {"type": "string"}, old[:1], rng) if old else []
             if not pair:
                 return None
             items = list(other)
@@ -208,3 +209,20 @@ def derive_task(
     merged = {**base.variant.details, "ask": ask, **details}
     task.variant = Variant(kind=kind, parent_id=base.id, details=merged)
     return task
+
+
+def same_record_calls(
+    walk: Walk, step: WriteStep, rng: random.Random, *, tries: int
+) -> Iterator[Candidate]:
+    """Calls of the other write tools on the record the explored write is about (its anchor)."""
+    anchor = next(iter(slots_of(walk, step.candidate)), None)
+    if anchor is None or anchor.strategy != "record":
+        return
+    fixed = {anchor.arg: step.candidate.call.arguments[anchor.arg]}
+    for name in rng.sample(walk.graph.write_tools, len(walk.graph.write_tools)):
+        if name == step.candidate.call.name or anchor.arg not in walk.graph.required[name]:
+            continue
+        for _ in range(tries):
+            candidate = walk.fill(name, rng, fixed=fixed)
+            if candidate is not None:
+                yield candidate

@@ -1,0 +1,132 @@
+"""Task quality and robustness of generation: stale numbers, undescribed options, goals that
+undo themselves, requests only the policy forbids, output folders, stale chunks, model timeouts."""
+
+import asyncio
+import json
+import random
+import re
+import shutil
+
+import pytest
+
+import t2t
+import t2t.intents.infeasible as infeasible_module
+from t2t.calls import ValuePool
+from t2t.convert import convert_walk
+from t2t.errors import ConfigError
+from t2t.explore import build_tool_graph, explore_offline
+from t2t.explore.facts import describe_record
+from t2t.generate import GenerateConfig, generate_tasks
+from t2t.intents import INTENT_KINDS
+from t2t.intents.checks import actions_of
+from t2t.schema import Message
+from t2t.verify import replay_calls
+
+
+def small(name):
+    domain = t2t.load_domain(name)
+    db = domain.generate_db(seed=0, **domain.scales["small"])
+    env = domain.environment(db)
+    return env, build_tool_graph(env), ValuePool(db)
+
+
+def test_the_number_to_tell_is_the_same_before_and_after_the_writes():
+    """Asked numbers come from fields the writes leave alone (the old card limit was asked)."""
+    env, graph, pool = small("banking")
+    checked = 0
+    for seed in range(200):
+        walk = explore_offline(env, graph, pool, seed=seed)
+        if walk is None:
+            continue
+        base = convert_walk(walk, task_id="b-base", seed=seed)
+        ask = base.variant.details["ask"]
+        if not ask:
+            continue
+        field = ask.removeprefix("the ").split(" of ")[0].replace(" ", "_")
+        final, _ = replay_calls(env, base.gold_calls)
+        for table in final.state.tables():
+            for key in re.findall(r"[\w#-]+", ask):
+                if key in final.state[table] and field in final.state[table][key]:
+                    number = str(final.state[table][key][field])
+                    assert base.evaluation_criteria.communicate_info == [number], (seed, ask)
+                    assert str(env.state[table][key][field]) == number, (seed, ask)
+                    checked += 1
+    assert checked >= 3  # about 1 in 40 walks asks about a named record
+
+
+def test_a_variant_with_five_options_is_described():
+    variant = {
+        "item_id": "7775406222",
+        "options": {
+            "screen size": "16-inch",
+            "processor": "Ryzen 7",
+            "ram": "16GB",
+            "storage": "1TB SSD",
+            "color": "space grey",
+        },
+        "available": True,
+        "price": 2372.31,
+    }
+    assert describe_record(variant, skip="7775406222")
+
+
+def test_infeasible_prefers_a_call_only_the_policy_forbids(monkeypatch):
+    env, graph, pool = small("airline")
+    order = ["forbidden-value", "forbidden-action"]
+    monkeypatch.setattr(
+        infeasible_module,
+        "pick_strategy",
+        lambda weights, available, rng: [s for s in order if s in available],
+    )
+    walk = explore_offline(env, graph, pool, seed=2)
+    base = convert_walk(walk, task_id="a-base", seed=2)
+    task = INTENT_KINDS["infeasible"].build(walk, base, random.Random(2))
+    before, _ = replay_calls(env, task.gold_calls)
+    (forbidden,) = actions_of([task.variant.details["forbidden_call"]])
+    assert before.fork().run(forbidden).ok  # 'forbidden-action' offers such a call here
+
+
+def test_changing_goal_a_changes_something():
+    env, graph, pool = small("banking")
+    walk = explore_offline(env, graph, pool, seed=163)
+    base = convert_walk(walk, task_id="b-base", seed=163)
+    task = INTENT_KINDS["changing"].build(walk, base, random.Random(163))
+    goal_a, _ = replay_calls(env, actions_of(task.variant.details["goal_a"]))
+    assert goal_a.state_hash() != env.state_hash()
+
+
+def test_out_below_a_file_is_a_config_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    config = GenerateConfig(domain="retail", scale="small", n=4, chunk_size=4)
+    with pytest.raises(ConfigError):
+        generate_tasks(config, tmp_path / "file" / "sub", workers=1, progress=False)
+
+
+def test_chunks_of_another_config_are_not_reused(tmp_path):
+    a = GenerateConfig(domain="retail", scale="small", n=8, chunk_size=4, seed=0)
+    b = a.model_copy(update={"seed": 1})
+    generate_tasks(a, tmp_path / "a", workers=1, progress=False)
+    generate_tasks(b, tmp_path / "b", workers=1, progress=False, force=True)
+    for chunk in (tmp_path / "a" / "parts").glob("chunk-*.jsonl"):  # run A, still going, writes
+        target = tmp_path / "b" / "parts" / chunk.name
+        if not target.exists():
+            shutil.copy(chunk, target)
+    generate_tasks(b.model_copy(update={"n": 40}), tmp_path / "b", workers=1, progress=False)
+    ids = [json.loads(line)["id"] for line in (tmp_path / "b" / "tasks.jsonl").open()]
+    assert all(i.startswith("retail-1-") for i in ids)
+
+
+def test_model_calls_have_a_timeout(monkeypatch):
+    from t2t import llm
+
+    seen = {}
+
+    async def fake(**request):
+        seen.update(request)
+        raise RuntimeError("stop")
+
+    litellm = llm._litellm()
+    monkeypatch.setattr(litellm, "acompletion", fake)
+    with pytest.raises(t2t.errors.ModelCallError):
+        asyncio.run(llm.complete("openai/x", [Message(role="user", content="hi")]))
+    assert seen.get("timeout")
