@@ -158,8 +158,8 @@ class Walk:
                 key = (name, (str(value),), len(self.steps))  # again after each write
                 if key not in self._detailed:
                     self._detailed.add(key)
-                    fact_sources = {f.source for f in self.book.matching(arg) if f.value == value}
-                    self.read(name, {required[0]: value}, frozenset(fact_sources))
+                    shown = _first_seen(self.book.matching(arg), [value])
+                    self.read(name, {required[0]: value}, frozenset(shown))
                 return
 
     # ---- writes
@@ -187,8 +187,8 @@ class Walk:
                     self.detail(arg, value)
                 for fact in self.book.matching(arg):
                     if fact.value in values:
-                        sources.add(fact.source)
                         linked.update(_context(fact, self.book))
+                sources |= _first_seen(self.book.matching(arg), values)
                 continue
             if arg not in required and rng.random() < 0.7:
                 continue
@@ -229,7 +229,7 @@ class Walk:
                 fact = _pick(facts, linked, rng)
                 args[arg] = fact.value
                 origins[arg] = self._origin(fact) if names_record(arg) else "free"
-                sources.add(fact.source)
+                sources |= _first_seen(facts, [fact.value])
                 self.detail(arg, fact.value)
                 linked.update(_context(fact, self.book))
                 for record_fact in self.book.matching(arg):
@@ -409,6 +409,21 @@ class Walk:
 @functools.cache
 def _schema(model: type) -> dict[str, Any]:
     return model.model_json_schema()  # type: ignore[attr-defined]
+
+
+def _first_seen(facts: list[Fact], values: list[Any]) -> set[int]:
+    """The reads that showed each value first, and the one that read its own record last: the
+    supporting reads a gold call needs (not every transaction that mentions an account).
+    """
+    found: set[int] = set()
+    for value in values:
+        showing = [f for f in facts if f.value == value]
+        if showing:
+            found.add(min(f.source for f in showing))
+            own = [f.source for f in showing if f.own]
+            if own:
+                found.add(max(own))
+    return found
 
 
 def names_record(arg: str) -> bool:
