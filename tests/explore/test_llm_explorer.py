@@ -129,16 +129,25 @@ def replay(recording):
     unregister_provider("replay_explore")
 
 
-def _explore(retail, env, recording, **kw):
+def _explore(retail, env, recording, *, model="replay_explore/recorded", **kw):
     options = {"seed": 0, "tool_subset_size": len(retail.tools), **kw}
     return explore_with_llm(
         retail,
         env,
-        model="replay_explore/recorded",
+        model=model,
         user_id=recording["user_id"],
         identity=recording["identity"],
         **options,
     )
+
+
+def _explore_with(handler, name, retail, env, recording, **kw):
+    """Explore against `handler` registered as provider `name`, then forget it."""
+    register_provider(name, handler)
+    try:
+        return _explore(retail, env, recording, model=f"{name}/x", **kw)
+    finally:
+        unregister_provider(name)
 
 
 def test_fixture_matches_the_seeded_db(retail, recording):
@@ -208,19 +217,9 @@ def test_justification_may_come_one_message_before_the_write(retail, seeded_env,
         _reply(None, ("w2", "cancel_pending_order", cancel)),  # the justification was used up
         _reply("Done."),
     ]
-    register_provider("replay_justify", Replay(responses))
-    try:
-        trajectory = explore_with_llm(
-            retail,
-            seeded_env,
-            model="replay_justify/x",
-            user_id=recording["user_id"],
-            identity=recording["identity"],
-            seed=0,
-            tool_subset_size=10,
-        )
-    finally:
-        unregister_provider("replay_justify")
+    trajectory = _explore_with(
+        Replay(responses), "replay_justify", retail, seeded_env, recording, tool_subset_size=10
+    )
     ok = {c.id: r.ok for c, r in zip(trajectory.calls, trajectory.results, strict=True)}
     assert ok == {"r1": True, "w1": True, "w2": False}
     assert "justification" in trajectory.results[-1].content
@@ -235,19 +234,9 @@ def test_unknown_and_unoffered_tools_are_tool_errors(retail, seeded_env, recordi
         _reply("Nothing else to do."),
     ]
     handler = Replay(responses)
-    register_provider("replay_unknown", handler)
-    try:
-        trajectory = explore_with_llm(
-            retail,
-            seeded_env,
-            model="replay_unknown/x",
-            user_id=recording["user_id"],
-            identity=recording["identity"],
-            seed=5,
-            tool_subset_size=1,
-        )
-    finally:
-        unregister_provider("replay_unknown")
+    trajectory = _explore_with(
+        handler, "replay_unknown", retail, seeded_env, recording, seed=5, tool_subset_size=1
+    )
     assert [r.ok for r in trajectory.results] == [False, False]
     assert trajectory.results[0].content == "Error: Tool 'launch_rocket' not found."
     assert trajectory.results[1].content == f"Error: Tool '{missing}' not found."
