@@ -130,3 +130,37 @@ def test_model_calls_have_a_timeout(monkeypatch):
     with pytest.raises(t2t.errors.ModelCallError):
         asyncio.run(llm.complete("openai/x", [Message(role="user", content="hi")]))
     assert seen.get("timeout")
+
+
+@pytest.mark.parametrize("domain", ["retail", "airline"])
+def test_payment_methods_are_named_as_people_name_them(domain):
+    """ "your payment method (visa, last four 2613)", not its key; the key only when two of the
+    user's methods would read the same (two gift cards)."""
+    env, graph, pool = small(domain)
+    named, keyed = 0, 0
+    for seed in range(60):
+        walk = explore_offline(env, graph, pool, seed=seed)
+        if walk is None:
+            continue
+        text = convert_walk(walk, task_id="p-base", seed=seed).variant.details["requests"][-1]
+        methods = env.state["users"][walk.user_id]["payment_methods"]
+        for arg, value in walk.steps[-1].candidate.call.arguments.items():
+            if not arg.startswith("payment") or not isinstance(value, str) or value not in methods:
+                continue
+            described = {
+                k: v for k, v in methods[value].items() if isinstance(v, str) and k != "id"
+            }
+            twins = [
+                key
+                for key, other in methods.items()
+                if key != value
+                and {k: v for k, v in other.items() if isinstance(v, str) and k != "id"}
+                == described
+            ]
+            if twins:
+                assert value in text, (seed, text)
+                keyed += 1
+            else:
+                assert value not in text and "your payment" in text, (seed, text)
+                named += 1
+    assert named >= 3

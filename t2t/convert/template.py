@@ -96,9 +96,23 @@ def _phrase(
         return f"{humanize(arg)}: {value}"
     shown = describe_value(walk, arg, value, version=version) if attributes is None else attributes
     detail = f" {_format(shown)}" if shown else ""
+    if origin == "profile" and not (shown and _keyed(walk, arg, value, shown, version)):
+        return f"{noun} {value}{detail}"  # their order or reservation number: people know those
     if origin == "profile":
-        return f"{noun} {value}{detail}"
+        return f"your {noun}{detail}"  # a payment method: people name it, not its internal key
     return f"the {noun}{detail}" if shown else f"the {noun} {value}"  # nothing else to name it by
+
+
+def _keyed(walk: Walk, arg: str, value: Any, shown: dict, version: int | None) -> bool:
+    """Whether `value` identifies an entry nested in the user's own record (a payment method),
+    rather than being listed there (order numbers, which people quote), and its description
+    alone tells it from the user's other entries (two gift cards keep their ids).
+    """
+    entries = [f for f in walk.own.matching(arg) if f.own and f.record is not None]
+    if value == walk.user_id or not any(f.value == value for f in entries):
+        return False
+    others = {f.value for f in entries if f.value != value}
+    return all(describe_value(walk, arg, other, version=version) != shown for other in others)
 
 
 def request_text(
