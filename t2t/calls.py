@@ -8,14 +8,17 @@ probe use it to exercise a domain without knowing anything about it.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import defaultdict
 from typing import Any
 
+from pydantic import BaseModel
+
 from t2t.env import Domain, Tool
 from t2t.schema import ToolCall
 
-__all__ = ["ValuePool", "random_call", "resolve_schema"]
+__all__ = ["ValuePool", "arguments_schema", "random_call", "resolve_schema"]
 
 _WORDS = ("yes", "no", "test", "blue", "large", "refund", "no longer needed", "ordered by mistake")
 
@@ -79,6 +82,15 @@ class ValuePool:
         return rng.choice(self._strings or _WORDS) if rng.random() < 0.7 else rng.choice(_WORDS)
 
 
+@functools.cache
+def arguments_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A tool's arguments as JSON schema, built once per tool (pydantic rebuilds it every call).
+
+    Shared: callers read it and never change it.
+    """
+    return model.model_json_schema()
+
+
 def resolve_schema(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     """Inline `$ref`s and collapse `anyOf` (optional fields) so `pick` sees plain types."""
     if "$ref" in schema:
@@ -101,7 +113,7 @@ def random_call(
 ) -> ToolCall:
     """A random call of `tool` (or of a random tool) with arguments drawn from `pool`."""
     tool = tool or rng.choice(list(domain.tools.values()))
-    parameters = tool.arguments.model_json_schema()
+    parameters = arguments_schema(tool.arguments)
     defs = parameters.get("$defs", {})
     arguments = {
         name: pool.pick(name, resolve_schema(schema, defs), rng)

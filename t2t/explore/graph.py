@@ -9,11 +9,10 @@ calling the read tools from a few users' own records, deterministically.
 from __future__ import annotations
 
 import random
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from t2t.calls import resolve_schema
+from t2t.calls import arguments_schema, resolve_schema
 from t2t.domains import domain_module
 from t2t.env import Environment, Tool
 from t2t.errors import DomainError
@@ -60,8 +59,7 @@ class ToolGraph:
 
 
 def _required_args(tool: Tool) -> list[str]:
-    schema = tool.arguments.model_json_schema()
-    return list(schema.get("required", []))
+    return list(arguments_schema(tool.arguments).get("required", []))
 
 
 def _identity_args(env: Environment, graph_reads: list[Tool], table: str, key: str) -> list[str]:
@@ -162,7 +160,7 @@ def build_tool_graph(
 
 def _is_free_text(tool: Tool, arg: str) -> bool:
     """A plain string argument that names no record (an address line, a reason)."""
-    schema = tool.arguments.model_json_schema()
+    schema = arguments_schema(tool.arguments)
     sub = resolve_schema(schema["properties"][arg], schema.get("$defs", {}))
     return sub.get("type") == "string" and "enum" not in sub and not arg.endswith("_id")
 
@@ -195,10 +193,9 @@ def _probe_reads(env: Environment, graph: ToolGraph, reads, table: str, key: str
     book = FactBook()
     book.add_output(user_record(env, table, key), source=-1)
     done: set[tuple[str, Any]] = set()
-    queue = deque([0])
-    source = 0
-    while queue and source < 60:
-        queue.popleft()
+    sweeps, source = 1, 0  # one more sweep for every read that succeeded
+    while sweeps and source < 60:
+        sweeps -= 1
         for read in reads:
             args = graph.required[read.name]
             choices = {a: [f.value for f in book.matching(a)][:3] for a in args}
@@ -216,4 +213,4 @@ def _probe_reads(env: Environment, graph: ToolGraph, reads, table: str, key: str
             book.add_output(parse_output(result.content), source=source, tool_name=read.name)
             graph.produces[read.name] |= {n for f in book.facts[first:] for n in f.names}
             source += 1
-            queue.append(source)
+            sweeps += 1

@@ -10,14 +10,13 @@ rule-breaking calls for the intent variants, so both share one notion of "a plau
 
 from __future__ import annotations
 
-import functools
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from t2t.calls import ValuePool, resolve_schema
+from t2t.calls import ValuePool, arguments_schema, resolve_schema
 from t2t.env import Environment
 from t2t.explore.facts import Fact, FactBook, arg_matches, parse_output
 from t2t.explore.graph import ToolGraph, user_record
@@ -167,7 +166,7 @@ class Walk:
         self, name: str, rng: random.Random, *, fixed: dict[str, Any] | None = None
     ) -> Candidate | None:
         """Arguments for `name` from facts (linked to each other where possible) or free values."""
-        schema = _schema(self.env.domain.tools[name].arguments)
+        schema = arguments_schema(self.env.domain.tools[name].arguments)
         defs, required = schema.get("$defs", {}), set(schema.get("required", []))
         args: dict[str, Any] = {}
         origins: dict[str, Origin] = {}
@@ -404,11 +403,6 @@ class Walk:
             calls=calls,
             results=[ToolResult(name=c.name, ok=True, content="") for c in calls],
         )
-
-
-@functools.cache
-def _schema(model: type) -> dict[str, Any]:
-    return model.model_json_schema()  # type: ignore[attr-defined]
 
 
 def _first_seen(facts: list[Fact], values: list[Any]) -> set[int]:

@@ -125,7 +125,7 @@ def _only_policy_forbids(before: Environment, candidate: Candidate) -> bool:
 def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int | None:
     """The read that shows why the request is refused: the record it changed, as last read."""
     same_tool = forbidden.call.name == explored.call.name
-    ids = {k: v for k, v in _ids(forbidden).items()}
+    ids = _ids(forbidden)
     changed = [v for k, v in ids.items() if not same_tool or explored.call.arguments.get(k) != v]
     values = changed or list(ids.values())[:1]
     flat = {item for v in values for item in (v if isinstance(v, list) else [v])}
