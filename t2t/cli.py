@@ -36,18 +36,13 @@ def _domain_and_env(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from t2t.domains import load_domain
+    from t2t.domains import load_domain, scale_sizes
     from t2t.files import prepare_output, write_json
 
     domain = load_domain(args.domain)
     if domain.generate_db is None:
         raise ConfigError(f"domain {domain.name!r} has no generator (generate.py)")
-    sizes: dict[str, int] = {}
-    if args.scale:
-        if args.scale not in domain.scales:
-            known = ", ".join(sorted(domain.scales)) or "none"
-            raise ConfigError(f"unknown scale {args.scale!r} for {domain.name}; known: {known}")
-        sizes.update(domain.scales[args.scale])
+    sizes = scale_sizes(domain, args.scale)
     for item in args.set or []:
         name, _, value = item.partition("=")
         try:

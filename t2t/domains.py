@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from t2t.env import Domain, make_rule, make_tool
-from t2t.errors import DataError, DomainError
+from t2t.errors import ConfigError, DataError, DomainError
 from t2t.files import read_json
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "load_domain",
     "read_db",
     "register_domain",
+    "scale_sizes",
 ]
 
 _REGISTRY: dict[str, Domain] = {}
@@ -193,3 +194,13 @@ def check_db_shape(domain: Domain, db: Any, *, source: str = "database") -> None
         field = ".".join(str(p) for p in first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise DataError(f"{first['msg']}{more}", file=source, field=field) from None
+
+
+def scale_sizes(domain: Domain, scale: str | None) -> dict[str, int]:
+    """The generator sizes of a named preset from `SCALES`; None means the generator's defaults."""
+    if scale is None:
+        return {}
+    if scale not in domain.scales:
+        known = ", ".join(sorted(domain.scales)) or "none"
+        raise ConfigError(f"domain {domain.name} has no scale {scale!r}; known: {known}")
+    return dict(domain.scales[scale])

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from t2t.calls import ValuePool
 from t2t.convert.template import convert_walk
-from t2t.domains import load_domain
+from t2t.domains import load_domain, scale_sizes
 from t2t.env import Environment, canonical_json
 from t2t.errors import ConfigError
 from t2t.explore.graph import ToolGraph, build_tool_graph
@@ -143,12 +143,7 @@ def _make_db(domain, config: GenerateConfig) -> dict[str, Any]:
         if config.db_seed or config.scale:
             raise ConfigError(f"domain {domain.name} has no generator: --db-seed/--scale unusable")
         return domain.default_db()
-    if config.scale is not None and config.scale not in domain.scales:
-        raise ConfigError(
-            f"domain {domain.name} has no scale {config.scale!r}; "
-            f"choose from {sorted(domain.scales)}"
-        )
-    return domain.generate_db(seed=config.db_seed, **domain.scales.get(config.scale or "", {}))
+    return domain.generate_db(seed=config.db_seed, **scale_sizes(domain, config.scale))
 
 
 def _process_walk(config: GenerateConfig, index: int) -> dict[str, Any]:

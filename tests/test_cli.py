@@ -291,6 +291,8 @@ def test_bad_paths_are_one_line_errors(capsys, tmp_path, small_tasks):
     assert_user_error(*run(capsys, *out, str(tmp_path), "--force")[::2], "is a folder")
     bad_size = ["db", "generate", "--domain", "retail", "--set", "n_orders=²", "--out"]
     assert_user_error(*run(capsys, *bad_size, str(tmp_path / "x.json"))[::2], "NAME=INTEGER")
+    bad_scale = ["db", "generate", "--domain", "retail", "--scale", "huge", "--out"]
+    assert_user_error(*run(capsys, *bad_scale, str(tmp_path / "y.json"))[::2], "huge", "paper")
 
 
 def test_outputs_are_readable_by_others(capsys, tmp_path):
