@@ -179,6 +179,71 @@ def _generate_tasks(args: argparse.Namespace) -> int:
     return 0 if report.total_kept >= config.n else 1
 
 
+def _run(args: argparse.Namespace) -> int:
+    from t2t.rollout import load_run_config, run_rollouts
+    from t2t.task_set import open_task_set
+
+    config = load_run_config(
+        args.config,
+        agent=args.agent,
+        user=args.user,
+        trials=args.trials,
+        concurrency=args.concurrency,
+        max_steps=args.max_steps,
+        seed=args.seed,
+        cache_dir=None if args.cache is None else str(args.cache),
+    )
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    tasks, env = open_task_set(
+        args.tasks, db=args.db, domain=args.domain, variants=variants, limit=args.limit
+    )
+    stats = run_rollouts(
+        tasks,
+        env,
+        config,
+        args.out,
+        progress=not args.quiet,
+        retry_errors=args.retry_errors,
+        workers=args.workers,
+        backend=args.backend,
+    )
+    print(
+        f"wrote {stats.out}: {stats.ran} episodes run, {stats.skipped} already there "
+        f"({stats.infra_errors} infrastructure errors), ${stats.cost_usd:.4f}, "
+        f"{stats.duration_s:.1f} s"
+    )
+    if not args.quiet:
+        _print_report([args.out], max_k=None, agent=config.agent)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    _print_report(args.results, max_k=args.k, csv=args.csv)
+    return 0
+
+
+def _print_report(
+    paths: Sequence[Path], *, max_k: int | None, agent: str | None = None, csv: Path | None = None
+) -> None:
+    from t2t.episode_log import read_episodes
+    from t2t.evaluate import format_table, summarize
+
+    episodes = []
+    for path in paths:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: no such results file")
+        episodes += read_episodes(path)
+    if agent is not None:
+        episodes = [e for e in episodes if e.agent_model == agent]
+    if not episodes:
+        raise ConfigError(f"{', '.join(map(str, paths))}: no episodes yet")
+    table = summarize(episodes, max_k=max_k)
+    print(format_table(table))
+    if csv is not None:
+        table.to_csv(csv, index=False)
+        print(f"wrote {csv}")
+
+
 def _domains(args: argparse.Namespace) -> None:
     from t2t.domains import builtin_domains, load_domain
 
@@ -190,9 +255,15 @@ def _domains(args: argparse.Namespace) -> None:
 
 def _demo(args: argparse.Namespace) -> None:
     from t2t.demo import run_demo
+    from t2t.episode_log import read_episodes
+    from t2t.evaluate import pass_k_matrix, summarize
 
     summary = run_demo(args.out, seed=args.seed, force=args.force, progress=not args.quiet)
     print(json.dumps(summary, indent=2, ensure_ascii=False))
+    for name, parts in summary["domains"].items():
+        matrix = pass_k_matrix(summarize(read_episodes(parts["probes"]["path"])))
+        print(f"\n{name}: probe agents with the scripted user, {matrix.attrs['title']}")
+        print(matrix.to_string())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -267,6 +338,32 @@ def _parser() -> argparse.ArgumentParser:
     on_db(verify)
     verify.add_argument("--tasks", required=True, type=Path, help="tasks .jsonl or .json")
     writes(verify, required=False)
+
+    run = command("run", _run, "benchmark an agent on a task set; resumable, appends to --out")
+    run.add_argument("--tasks", required=True, type=Path, help="tasks.jsonl from t2t generate")
+    run.add_argument("--db", type=Path, help="the tasks' DB (default: db.json beside --tasks)")
+    run.add_argument("--domain", help="default: the tasks' own domain")
+    run.add_argument("--agent", help="litellm model, or a probe: t2t/oracle, t2t/eager, …")
+    run.add_argument("--user", help="scripted (default) or a litellm model")
+    run.add_argument("--config", type=Path, help="TOML/YAML with [agent], [user] and run keys")
+    run.add_argument("--trials", type=int, help="trials per task (default 1)")
+    run.add_argument("--concurrency", type=int, help="episodes at once (default 32)")
+    run.add_argument("--max-steps", type=int, help="agent turns per episode (default 30)")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--variants", help="comma-separated kinds to run (default: all)")
+    run.add_argument("--limit", type=int, help="only the first N tasks")
+    run.add_argument("--cache", type=Path, help="model-call cache folder (default $T2T_CACHE_DIR)")
+    run.add_argument("--workers", type=int, default=1, help="processes to shard episodes over")
+    run.add_argument("--backend", choices=("local", "ray"), default="local")
+    run.add_argument(
+        "--retry-errors", action="store_true", help="re-run episodes that hit an infra error"
+    )
+    run.add_argument("--out", type=Path, required=True, help="results .jsonl (resumed if present)")
+
+    report = command("report", _report, "pass^k and reward components of results files")
+    report.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
+    report.add_argument("--k", type=int, help="largest k for pass^k (default: fewest trials)")
+    report.add_argument("--csv", type=Path, help="also write the table as CSV")
 
     tau2 = commands.add_parser("tau2", help="τ²-bench interop")
     tau2_commands = tau2.add_subparsers(dest="tau2_command", required=True, metavar="COMMAND")

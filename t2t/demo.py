@@ -3,7 +3,9 @@
 It grows with the pipeline. On every built-in domain: a paper-scale DB from the seeded generator
 and its consistency check; τ²-bench's own tasks replayed and verified on τ²'s DB where τ² has the
 domain (with the reference package installed, as by `make`); and a generated task set (base,
-ambiguous, changing, infeasible), every task verified by replay.
+ambiguous, changing, infeasible), every task verified by replay, then benchmarked offline by the
+probe agents (oracle, eager, stubborn, reckless, random) with the scripted user: pass^k per probe ×
+variant, the table `make run` prints.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from t2t.verify import verify_task
 __all__ = ["DEMO_TASKS", "run_demo"]
 
 DEMO_TASKS = 200  # per domain, shared over base / ambiguous / changing / infeasible
+PROBE_TASKS_PER_KIND = 5  # per domain: tasks of each kind the probes play
+PROBE_TRIALS = 2
 
 
 def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: bool = True) -> dict:
@@ -37,9 +41,43 @@ def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: b
             "generated_db": _generate(domain, out, seed=seed, force=force),
             "tau2_replay": _replay_tau2(domain, out, force=force, progress=progress),
             "tasks": _generate_tasks(domain, out, seed=seed, force=force, progress=progress),
+            "probes": _benchmark_probes(domain, out, progress=progress),
         }
     write_json(summary_path, summary)
     return summary
+
+
+def _benchmark_probes(domain: Domain, out: Path, *, progress: bool) -> dict[str, Any]:
+    """Play a few tasks of each kind with every probe; the oracle must score 1 everywhere."""
+    from t2t.episode_log import read_episodes
+    from t2t.evaluate import summarize
+    from t2t.probes import PROBES
+    from t2t.rollout import RunConfig, run_rollouts
+    from t2t.task_set import open_task_set
+
+    tasks, env = open_task_set(out / "tasks" / domain.name / "tasks.jsonl")
+    chosen = [
+        task
+        for kind in ("base", "ambiguous", "changing", "infeasible")
+        for task in [t for t in tasks if t.variant.kind == kind][:PROBE_TASKS_PER_KIND]
+    ]
+    path = out / "runs" / f"{domain.name}_probes.jsonl"
+    path.unlink(missing_ok=True)  # the demo is regenerated from seeds: start afresh
+    started = time.perf_counter()
+    for probe in PROBES:
+        config = RunConfig(agent=f"t2t/{probe}", trials=PROBE_TRIALS)
+        run_rollouts(chosen, env, config, path, progress=progress)
+    episodes = read_episodes(path)
+    table = summarize(episodes)
+    return {
+        "path": str(path),
+        "episodes": len(episodes),
+        "episodes_per_s": round(len(episodes) / (time.perf_counter() - started), 1),
+        "pass^1": {
+            model: dict(zip(rows["variant"], rows["pass^1"].round(3), strict=True))
+            for model, rows in table.groupby("agent_model", sort=False)
+        },
+    }
 
 
 def _generate(domain: Domain, out: Path, *, seed: int, force: bool) -> dict[str, Any]:

@@ -17,8 +17,6 @@ import logging
 import os
 import random
 import shutil
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +36,7 @@ from t2t.explore.rebuild import walk_from_trajectory
 from t2t.explore.walk import Walk, explore_offline
 from t2t.files import read_json, write_json, write_jsonl
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
+from t2t.processes import exit_with_parent
 from t2t.schema import SCHEMA_VERSION, Task
 from t2t.tau2 import db_sha256, write_tau2_tasks
 
@@ -234,18 +233,6 @@ def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
     return walk_from_trajectory(env, graph, pool, trajectory)
 
 
-def _exit_with_parent() -> None:
-    """In a worker: exit when the parent dies (kill -9 leaves no orphans behind)."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="t2t-parent-watch", daemon=True).start()
-
-
 def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:
     return [_process_walk(config, i) for i in range(start, start + config.chunk)]
 
@@ -351,7 +338,7 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
                 write_jsonl(saved(start), rows)
             yield rows
             start += size
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent)
     try:
         pending: dict[int, Future | None] = {}
         next_start = 0

@@ -7,14 +7,20 @@ under `RAW_ARGUMENTS_KEY` so the caller can tell the model its call was malforme
 
 Offline models (probes, replayed recordings) plug in with `register_provider`: a plain callable
 `(ProviderRequest) -> Message | str` (sync or async) becomes a litellm custom provider, so
-`model="<name>/anything"` routes to it and the whole stack runs without network or keys.
+`model="<name>/anything"` routes to it and the whole stack runs without network or keys. A
+handler that returns a `Completion` reports token usage, priced once `register_model` names a price.
 
-A disk cache and retries will wrap `_call_litellm`; callers will not change.
+Transient failures (rate limits, timeouts, lost connections, 5xx) are retried with jittered
+exponential backoff; anything else, and anything an offline handler raises (except litellm's own
+error types, raised on purpose to simulate them), fails at once. After the last try every failure
+is a `ModelCallError`, secrets redacted. A `ModelCache` (or `T2T_CACHE_DIR`) keeps replies on
+disk by request hash plus trial index, so trials differ but a re-run asks no model.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json
 import logging
@@ -22,25 +28,32 @@ import os
 import re
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from t2t.errors import ConfigError, ModelCallError
+from t2t.errors import ModelCallError
 from t2t.schema import Message, ToolCall
+from t2t.settings import DEFAULT_MAX_RETRIES, cache_dir, is_secret_key, model_timeout_s
+from t2t.settings import retry_wait_s as _default_retry_wait_s
 
 __all__ = [
     "RAW_ARGUMENTS_KEY",
     "Completion",
+    "ModelCache",
     "ProviderHandler",
     "ProviderRequest",
+    "Usage",
+    "cache_key",
     "complete",
     "complete_sync",
+    "model_timeout_s",
     "raw_arguments",
+    "register_model",
     "register_provider",
     "run_sync",
     "to_openai_messages",
-    "model_timeout_s",
     "unregister_provider",
 ]
 
@@ -64,10 +77,35 @@ class Completion(BaseModel):
     cost_usd: float = 0.0
     model: str
     finish_reason: str | None = None  # informational only: never decides whether tools were called
+    cached: bool = False  # served by a ModelCache: tokens and cost are the original call's
 
     @property
     def tool_calls(self) -> list[ToolCall]:
         return list(self.message.tool_calls or [])
+
+
+class Usage(BaseModel):
+    """Model calls summed over an episode or a run; cached calls count their original cost."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: int = 0
+    cached_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, item: Completion | Usage) -> None:
+        """Count one completion, or merge another tally."""
+        if isinstance(item, Usage):
+            calls, cached = item.calls, item.cached_calls
+        else:
+            calls, cached = 1, int(item.cached)
+        self.calls += calls
+        self.cached_calls += cached
+        self.prompt_tokens += item.prompt_tokens
+        self.completion_tokens += item.completion_tokens
+        self.cost_usd += item.cost_usd
 
 
 class ProviderRequest(BaseModel):
@@ -81,8 +119,14 @@ class ProviderRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-ProviderHandler = Callable[[ProviderRequest], "Message | str | Awaitable[Message | str]"]
-"""An offline model: returns the assistant message (or just its text), optionally async."""
+ProviderHandler = Callable[
+    [ProviderRequest], "Message | str | Completion | Awaitable[Message | str | Completion]"
+]
+"""An offline model: returns the assistant message (or just its text), optionally async.
+
+Returning a `Completion` also reports its token counts; its cost is ignored (litellm prices the
+tokens once `register_model` gave the model a price).
+"""
 
 
 # ------------------------------------------------------------------------------------ litellm
@@ -205,46 +249,245 @@ def _to_message(raw: Any) -> Message:
 # ------------------------------------------------------------------------------------ calling
 
 
-def model_timeout_s() -> float:
-    """Seconds one model call may take: `T2T_MODEL_TIMEOUT_S`, else 120."""
-    raw = os.environ.get("T2T_MODEL_TIMEOUT_S", "120")
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"T2T_MODEL_TIMEOUT_S must be a number of seconds, not {raw!r}") from None
-
-
 async def complete(
     model: str,
     messages: Sequence[Message] | Sequence[dict[str, Any]],
     tools: list[dict[str, Any]] | None = None,
+    *,
+    trial: int | None = None,
+    cache: ModelCache | str | Path | Literal[False] | None = None,
+    max_retries: int | None = None,
+    retry_wait_s: float | None = None,
     **params: Any,
 ) -> Completion:
-    """One chat completion through litellm; any provider failure raises `ModelCallError`.
+    """One chat completion through litellm, cached and retried; failures raise `ModelCallError`.
 
     Args:
         model: A litellm model name, e.g. "openai/gpt-4o-mini" or "<registered provider>/x".
         messages: The chat so far, as t2t messages or OpenAI-shaped dicts.
         tools: Function schemas in the OpenAI tools format (`Tool.openai_schema()`).
-        **params: Passed to litellm as is (temperature, seed, api_base, ...).
+        trial: Part of the cache key only, so repeated trials of one task get fresh replies.
+        cache: A `ModelCache` or its folder; None uses `T2T_CACHE_DIR` if set; False never caches.
+        max_retries: Retries after a transient failure (default 4).
+        retry_wait_s: First backoff wait, doubling up to 30× (default `T2T_RETRY_WAIT_S` or 1).
+        **params: Passed to litellm as is (temperature, seed, api_base, metadata, ...).
     """
+    retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+    wait_s = _default_retry_wait_s() if retry_wait_s is None else retry_wait_s
+    if retries < 0 or not wait_s >= 0:
+        raise ValueError(f"max_retries and retry_wait_s must be >= 0, not {retries}, {wait_s}")
+    store = _open_cache(cache)
+    key = cache_key(model, messages, tools, trial=trial, **params) if store is not None else ""
+    if store is not None and (hit := store.get(key)) is not None:
+        return hit  # litellm is not even imported for a hit
     params.setdefault("timeout", model_timeout_s())  # a silent server must not hang a run
     request: dict[str, Any] = {"model": model, "messages": to_openai_messages(messages), **params}
     if tools:
         request["tools"] = tools
-    response = await _call_litellm(request)
-    return _to_completion(model, response)
+    completion = _to_completion(model, await _call_litellm(request, retries, wait_s))
+    if store is not None:  # not `if store`: an empty cache has len() 0
+        store.set(key, completion)
+    return completion
 
 
-async def _call_litellm(request: dict[str, Any]) -> Any:
-    """The raw litellm call: the seam where a cache and retries will go."""
+def complete_sync(
+    model: str,
+    messages: Sequence[Message] | Sequence[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    **kwargs: Any,
+) -> Completion:
+    """`complete` for sync callers, safe inside Jupyter's running event loop."""
+    return run_sync(complete(model, messages, tools, **kwargs))
+
+
+# ------------------------------------------------------------------------------------ retries
+
+_MAX_WAIT_FACTOR = 30  # backoff caps at 30× the first wait: 1 s → 30 s by default
+_TRANSIENT = (
+    "RateLimitError",
+    "Timeout",
+    "APIConnectionError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "BadGatewayError",
+)
+_FROM_HANDLER = "_t2t_from_handler"  # marks an exception an offline handler raised itself
+
+
+async def _call_litellm(request: dict[str, Any], retries: int, wait_s: float) -> Any:
+    """The litellm call, retried on transient failures; the last failure as `ModelCallError`."""
+    import tenacity  # ~250 ms: only when a model is really called
+
     litellm = _litellm()
-    logger.debug("model call: %s, %d messages", request["model"], len(request["messages"]))
-    try:
+    request = {**request, "max_retries": 0}  # ours are the only retries (the SDK's would multiply)
+    attempts = 0
+
+    async def attempt() -> Any:
+        nonlocal attempts
+        attempts += 1
+        logger.debug("model call: %s, %d messages", request["model"], len(request["messages"]))
         return await litellm.acompletion(**request)
+
+    retrying = tenacity.AsyncRetrying(
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_random_exponential(multiplier=wait_s, max=_MAX_WAIT_FACTOR * wait_s),
+        retry=tenacity.retry_if_exception(_is_transient),
+        before_sleep=lambda state: _log_retry(request, state),
+        reraise=True,
+    )
+    try:
+        return await retrying(attempt)
     except Exception as exc:  # litellm maps every provider failure onto its own exception types
-        message = _redact(f"{request['model']}: {type(exc).__name__}: {exc}", request)
-        raise ModelCallError(message.splitlines()[0] if message else "model call failed") from exc
+        raise _model_call_error(request, _handler_error(exc) or exc, attempts) from exc
+
+
+def _model_call_error(request: dict[str, Any], exc: BaseException, attempts: int) -> ModelCallError:
+    """One redacted line naming the model and the failure."""
+    tries = f" (after {attempts} attempts)" if attempts > 1 else ""
+    message = _redact(f"{request['model']}: {type(exc).__name__}: {exc}", request)
+    return ModelCallError((message.splitlines()[0] if message else "model call failed") + tries)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Worth another try: rate limits, timeouts, lost connections, 5xx; never 4xx or a bug."""
+    if _handler_error(exc) is not None:
+        return False  # litellm wraps a handler's own error as APIConnectionError
+    litellm = _litellm()
+    if isinstance(exc, tuple(getattr(litellm, name) for name in _TRANSIENT)):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and status >= 500  # e.g. a bare litellm.APIError
+
+
+def _handler_error(exc: BaseException | None) -> BaseException | None:
+    """The error an offline handler raised itself, if it caused this one."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if getattr(exc, _FROM_HANDLER, False):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _log_retry(request: dict[str, Any], state: Any) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    sleep_s = state.next_action.sleep if state.next_action else 0.0
+    text = _redact(f"{type(exc).__name__}: {exc}", request).splitlines()[0]
+    logger.warning(
+        "%s: %s; retry %d in %.1f s", request["model"], text, state.attempt_number, sleep_s
+    )
+
+
+# -------------------------------------------------------------------------------------- cache
+
+_NOT_IN_KEY = frozenset(
+    {
+        "timeout",
+        "max_retries",
+        "num_retries",
+        "stream_timeout",
+        "client",
+        "headers",
+        "extra_headers",
+    }
+)
+_CACHE_KEY_VERSION = 1
+
+
+def cache_key(
+    model: str,
+    messages: Sequence[Message] | Sequence[dict[str, Any]],
+    tools: list[dict[str, Any]] | None = None,
+    *,
+    trial: int | None = None,
+    **params: Any,
+) -> str:
+    """sha256 of the request's canonical JSON: all that can change the reply, never a secret."""
+    kept = {k: v for k, v in params.items() if k not in _NOT_IN_KEY and not is_secret_key(k)}
+    request = {
+        "v": _CACHE_KEY_VERSION,
+        "model": model,
+        "messages": to_openai_messages(messages),  # as sent: the provider sees no more
+        "tools": tools or [],
+        "params": kept,
+        "trial": trial,
+    }
+    text = json.dumps(
+        request, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_jsonable
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, type) and issubclass(value, BaseModel):  # litellm's response_format=Model
+        return value.model_json_schema()
+    return repr(value)  # an opaque object: at worst a cache miss
+
+
+class ModelCache:
+    """Replies on disk by `cache_key`; one folder may be shared by threads and processes."""
+
+    def __init__(self, directory: str | Path) -> None:
+        import diskcache  # ~120 ms: only when caching
+
+        self.directory = Path(directory).expanduser()
+        self._store = diskcache.Cache(str(self.directory))
+
+    def get(self, key: str) -> Completion | None:
+        """The stored reply, marked cached; None when absent or unreadable (asked again)."""
+        try:
+            raw = self._store.get(key)
+            if raw is None:
+                return None
+            return Completion.model_validate_json(raw).model_copy(update={"cached": True})
+        except Exception as exc:  # a cache is an optimisation: a bad entry must not fail a run
+            logger.warning("model cache %s: unreadable entry (%s)", self.directory, exc)
+            return None
+
+    def set(self, key: str, completion: Completion) -> None:
+        """Store a reply (as JSON: the request, and so any secret, is not stored)."""
+        try:
+            self._store.set(key, completion.model_copy(update={"cached": False}).model_dump_json())
+        except Exception as exc:  # e.g. a full disk: the run goes on uncached
+            logger.warning("model cache %s: cannot store a reply (%s)", self.directory, exc)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> ModelCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_CACHES: dict[tuple[int, Path], ModelCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _open_cache(cache: ModelCache | str | Path | Literal[False] | None) -> ModelCache | None:
+    """The cache a call uses; a folder opens once per process (sqlite handles do not fork)."""
+    if cache is False:
+        return None
+    if isinstance(cache, ModelCache):
+        return cache
+    directory = cache_dir() if cache is None else Path(cache)
+    if directory is None:
+        return None
+    slot = (os.getpid(), directory.expanduser().resolve())
+    with _CACHES_LOCK:
+        if slot not in _CACHES:
+            _CACHES[slot] = ModelCache(slot[1])
+        return _CACHES[slot]
+
+
+# -------------------------------------------------------------------------------------- costs
 
 
 def _to_completion(model: str, response: Any) -> Completion:
@@ -275,14 +518,26 @@ def _cost_usd(response: Any) -> float:
         return 0.0
 
 
-def complete_sync(
-    model: str,
-    messages: Sequence[Message] | Sequence[dict[str, Any]],
-    tools: list[dict[str, Any]] | None = None,
-    **params: Any,
-) -> Completion:
-    """`complete` for sync callers, safe inside Jupyter's running event loop."""
-    return run_sync(complete(model, messages, tools, **params))
+def register_model(name: str, *, input_cost_per_token: float, output_cost_per_token: float) -> None:
+    """Price a model litellm does not know (fine-tuned, local, a registered provider) per token.
+
+    Cached prompt tokens are priced as input: no provider discount is assumed.
+    """
+    if min(input_cost_per_token, output_cost_per_token) < 0:
+        raise ValueError(f"{name}: token prices must be >= 0")
+    entry: dict[str, Any] = {
+        "input_cost_per_token": input_cost_per_token,
+        "output_cost_per_token": output_cost_per_token,
+        "cache_read_input_token_cost": input_cost_per_token,
+        "cache_creation_input_token_cost": input_cost_per_token,
+        "mode": "chat",
+    }
+    if "/" in name:
+        entry["litellm_provider"] = name.split("/", 1)[0]
+    _litellm().register_model({name: entry})
+
+
+# --------------------------------------------------------------------------------------- sync
 
 
 def run_sync(coroutine: Coroutine[Any, Any, _T]) -> _T:
@@ -351,18 +606,35 @@ def _custom_llm(handler: ProviderHandler) -> Any:
 
     class _Handler(litellm.CustomLLM):
         def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            reply = handler(_request(model, messages, kwargs))
-            if inspect.isawaitable(reply):
-                reply = run_sync(_awaited(reply))
-            return _model_response(model, reply)
+            try:
+                reply = handler(_request(model, messages, kwargs))
+                if inspect.isawaitable(reply):
+                    reply = run_sync(_awaited(reply))
+                return _model_response(model, reply)
+            except Exception as exc:
+                _mark_handler_error(exc)
+                raise
 
         async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
-            reply = handler(_request(model, messages, kwargs))
-            if inspect.isawaitable(reply):
-                reply = await reply
-            return _model_response(model, reply)
+            try:
+                reply = handler(_request(model, messages, kwargs))
+                if inspect.isawaitable(reply):
+                    reply = await reply
+                return _model_response(model, reply)
+            except Exception as exc:
+                _mark_handler_error(exc)
+                raise
 
     return _Handler()
+
+
+def _mark_handler_error(exc: Exception) -> None:
+    """Tag a handler's own error (a bug, not a flaky network) so it is not retried.
+
+    litellm's error types pass through untagged: a handler raises them to simulate an outage.
+    """
+    if not isinstance(exc, tuple(_litellm().LITELLM_EXCEPTION_TYPES)):
+        setattr(exc, _FROM_HANDLER, True)
 
 
 async def _awaited(value: Awaitable[_T]) -> _T:
@@ -371,22 +643,35 @@ async def _awaited(value: Awaitable[_T]) -> _T:
 
 def _request(model: str, messages: list, kwargs: dict[str, Any]) -> ProviderRequest:
     params = dict(kwargs.get("optional_params") or {})
+    params.pop("max_retries", None)  # litellm's transport setting, not the model's business
     tools = params.pop("tools", None) or []
+    metadata = (kwargs.get("litellm_params") or {}).get("metadata")
+    if metadata:  # litellm keeps it out of optional_params; probes read task and trial from it
+        params["metadata"] = dict(metadata)
     return ProviderRequest(
         model=model, messages=[_to_message(m) for m in messages], tools=tools, params=params
     )
 
 
-def _model_response(model: str, reply: Message | str) -> Any:
+def _model_response(model: str, reply: Message | str | Completion) -> Any:
+    tokens = (0, 0)
+    if isinstance(reply, Completion):
+        tokens, reply = (reply.prompt_tokens, reply.completion_tokens), reply.message
     if isinstance(reply, str):
         reply = Message(role="assistant", content=reply)
     if not isinstance(reply, Message):
-        raise TypeError(f"a provider handler returns a Message or a str, not {type(reply)}")
+        raise TypeError(
+            f"a provider handler returns a Message, a str or a Completion, not {type(reply)}"
+        )
     reply = reply.model_copy(update={"role": "assistant"})
     message = to_openai_messages([reply], keep_raw=True)[0]
     finish_reason = "tool_calls" if reply.tool_calls else "stop"
     return _litellm().ModelResponse(
         model=model,
         choices=[{"index": 0, "message": message, "finish_reason": finish_reason}],
-        usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        usage={
+            "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1],
+            "total_tokens": sum(tokens),
+        },
     )

@@ -1,4 +1,4 @@
-"""t2t.llm: tool calls read from the message, cost, Jupyter-safe sync, errors, lazy import."""
+"""t2t.llm: tool calls read from the message, cost, retries, Jupyter-safe sync, lazy import."""
 
 import asyncio
 import json
@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from t2t.errors import ModelCallError
+from t2t.errors import ConfigError, ModelCallError
 from t2t.llm import (
     RAW_ARGUMENTS_KEY,
     Completion,
     ProviderRequest,
+    Usage,
     complete,
     complete_sync,
     raw_arguments,
+    register_model,
     register_provider,
     to_openai_messages,
     unregister_provider,
@@ -219,3 +221,169 @@ def test_import_t2t_does_not_import_litellm():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+# ------------------------------------------------------------------------------------ retries
+
+
+def _litellm_error(name, model="m"):
+    from t2t.llm import _litellm  # tests may not import litellm; the error types come through t2t
+
+    return getattr(_litellm(), name)(message=f"{name} from upstream", llm_provider="t", model=model)
+
+
+@pytest.fixture
+def no_wait(monkeypatch):
+    monkeypatch.setenv("T2T_RETRY_WAIT_S", "0")
+
+
+def _flaky(failures):
+    """A handler raising the given exceptions in turn, then answering; its calls are counted."""
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) <= len(failures):
+            raise failures[len(calls) - 1]
+        return "finally"
+
+    return handler, calls
+
+
+def test_rate_limits_are_retried_until_an_answer(provider, no_wait):
+    handler, calls = _flaky([_litellm_error("RateLimitError")] * 2)
+    completion = complete_sync(provider(handler), [{"role": "user", "content": "hi"}])
+    assert completion.message.content == "finally"
+    assert len(calls) == 3
+
+
+def test_an_auth_error_fails_at_once(provider, no_wait):
+    handler, calls = _flaky([_litellm_error("AuthenticationError")])
+    with pytest.raises(ModelCallError, match="AuthenticationError"):
+        complete_sync(provider(handler), [{"role": "user", "content": "hi"}])
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "RateLimitError",
+        "Timeout",
+        "APIConnectionError",
+        "InternalServerError",
+        "ServiceUnavailableError",
+        "BadGatewayError",
+    ],
+)
+def test_transient_errors_are_retried_max_retries_times(provider, name):
+    handler, calls = _flaky([_litellm_error(name)] * 10)
+    with pytest.raises(ModelCallError) as info:
+        complete_sync(
+            provider(handler), [{"role": "user", "content": "hi"}], max_retries=2, retry_wait_s=0
+        )
+    assert len(calls) == 3
+    assert name in str(info.value) and "after 3 attempts" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AuthenticationError",
+        "BadRequestError",
+        "ContextWindowExceededError",
+        "NotFoundError",
+        "ContentPolicyViolationError",
+    ],
+)
+def test_client_errors_are_not_retried(provider, no_wait, name):
+    handler, calls = _flaky([_litellm_error(name)] * 10)
+    with pytest.raises(ModelCallError, match=name):
+        complete_sync(provider(handler), [{"role": "user", "content": "hi"}])
+    assert len(calls) == 1
+
+
+def test_a_handler_bug_is_not_retried_and_is_named(provider, no_wait):
+    # litellm wraps a handler's own exception as APIConnectionError (a "transient" type)
+    handler, calls = _flaky([KeyError("order_id")] * 10)
+    with pytest.raises(ModelCallError, match="KeyError: 'order_id'"):
+        complete_sync(provider(handler), [{"role": "user", "content": "hi"}])
+    assert len(calls) == 1
+
+
+def test_retry_wait_must_be_a_number(provider, monkeypatch):
+    handler, calls = _flaky([])
+    monkeypatch.setenv("T2T_RETRY_WAIT_S", "soon")
+    with pytest.raises(ConfigError, match="T2T_RETRY_WAIT_S"):
+        complete_sync(provider(handler), [{"role": "user", "content": "hi"}])
+    assert calls == []
+
+
+# --------------------------------------------------------------------------------- cost, usage
+
+
+def _usage_reply(prompt_tokens, completion_tokens):
+    def handler(request):
+        return Completion(
+            message=Message(role="assistant", content="priced"),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            model=request.model,
+        )
+
+    return handler
+
+
+def test_register_model_prices_a_custom_provider(provider):
+    model = provider(_usage_reply(1000, 200), name="t2t_priced")
+    before = complete_sync(model, [{"role": "user", "content": "hi"}])
+    assert (before.prompt_tokens, before.completion_tokens, before.cost_usd) == (1000, 200, 0.0)
+    register_model(model, input_cost_per_token=1e-6, output_cost_per_token=4e-6)
+    after = complete_sync(model, [{"role": "user", "content": "hi"}])
+    assert after.cost_usd == pytest.approx(1000 * 1e-6 + 200 * 4e-6)
+    assert after.message.content == "priced"
+
+
+def test_register_model_rejects_negative_prices():
+    with pytest.raises(ValueError, match=">= 0"):
+        register_model("t2t_neg/x", input_cost_per_token=-1.0, output_cost_per_token=0.0)
+
+
+def test_usage_sums_calls_tokens_and_cost():
+    fresh = Completion(
+        message=Message(role="assistant", content="a"),
+        prompt_tokens=10,
+        completion_tokens=2,
+        cost_usd=0.5,
+        model="m",
+    )
+    cached = fresh.model_copy(update={"cached": True})
+    usage = Usage()
+    for completion in (fresh, cached, fresh):
+        usage.add(completion)
+    assert usage == Usage(
+        calls=3, cached_calls=1, prompt_tokens=30, completion_tokens=6, cost_usd=1.5
+    )
+    total = Usage(calls=1, cost_usd=0.25)
+    total.add(usage)
+    assert (total.calls, total.cached_calls, total.cost_usd) == (4, 1, 1.75)
+
+
+def test_handler_sees_metadata_but_not_transport_settings(provider):
+    seen = []
+    model = provider(lambda request: seen.append(request.params) or "ok")
+    complete_sync(
+        model,
+        [{"role": "user", "content": "hi"}],
+        metadata={"t2t_task_id": "t1", "t2t_trial": 2},
+        seed=7,
+    )
+    assert seen == [{"metadata": {"t2t_task_id": "t1", "t2t_trial": 2}, "seed": 7}]
+
+
+def test_model_timeout_is_read_by_settings(monkeypatch):
+    from t2t import llm, settings
+
+    assert llm.model_timeout_s is settings.model_timeout_s
+    monkeypatch.setenv("T2T_MODEL_TIMEOUT_S", "soon")
+    with pytest.raises(ConfigError, match="T2T_MODEL_TIMEOUT_S"):
+        llm.model_timeout_s()

@@ -28,11 +28,14 @@ LAYERS = (
         "files",
         "arithmetic",
         "record_checks",
-    ),  # files: JSON/JSONL I/O of schema models
-    ("env", "domains", "calls", "standard_tools"),
+        "settings",
+        "episode_log",
+        "processes",
+    ),  # files: JSON/JSONL I/O of schema models; episode_log: the results JSONL
+    ("env", "domains", "calls", "standard_tools", "task_set"),
     ("llm",),
     ("explore", "convert", "intents", "verify"),
-    ("users", "agents", "rollout", "evaluate"),
+    ("users", "agents", "probes", "rollout", "rollout_shards", "evaluate"),
     ("analysis", "widgets", "train", "tau2"),
     ("cli", "__init__"),
 )

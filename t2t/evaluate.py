@@ -1,0 +1,395 @@
+"""Closed-loop scoring of one episode by replay, and pass^k summaries per model × variant.
+
+An episode is scored from its messages alone: the agent's calls are replayed on a fork of the
+task's initial DB (milliseconds), so the score never trusts what a rollout recorded. Each reward
+component is checked only when the task carries what it needs (`communicate_info`, or the
+variant's `forbidden`, `required`, `withheld` details), so imported τ² tasks, which have none of
+the details, are scored by state + communicate, and a new variant kind needs no branch here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from t2t.env import Environment, RecordChange, canonical_json, normalize
+from t2t.schema import Episode, Message, Reward, Task, ToolCall
+from t2t.verify import compare_states, initial_environment, replay_calls
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "COMPONENTS",
+    "VARIANT_ORDER",
+    "evaluate_episode",
+    "format_table",
+    "is_infra_error",
+    "mentions",
+    "parse_withheld",
+    "pass_hat_k",
+    "pass_k_long",
+    "pass_k_matrix",
+    "score_episode",
+    "summarize",
+]
+
+COMPONENTS = ("state_ok", "communicate_ok", "forbidden_ok", "required_ok", "clarified_ok")
+VARIANT_ORDER = ("base", "ambiguous", "changing", "infeasible", "all")
+_MAX_LISTED = 10  # records / errors kept in details: enough to see what went wrong, bounded
+
+
+# ------------------------------------------------------------------------------ text matching
+
+# A number with thousands separators, a decimal, or an integer: "1,234.50" → "1234.5".
+_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+\.\d+|\d+")
+_SPACES = re.compile(r"\s+")
+
+
+def _canonical_number(match: re.Match[str]) -> str:
+    text = match.group(0).replace(",", "")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _normalize_text(text: str) -> str:
+    """Lower case, `_` and runs of spaces as one space, no `$`, numbers in canonical form."""
+    text = text.lower().replace("$", "").replace("_", " ")
+    return _SPACES.sub(" ", _NUMBER.sub(_canonical_number, text)).strip()
+
+
+def mentions(text: str, value: Any) -> bool:
+    """Whether `value` occurs in `text` as whole words, case-insensitive, numbers normalised.
+
+    "$1,234.50", "1234.5" and "1234.50" all mention 1234.5; "123" does not mention "12", and
+    neither does "12.5".
+    """
+    needle = _normalize_text(str(value))
+    if not needle:
+        return False
+    pattern = r"(?<!\w)(?<!\d\.)" + re.escape(needle) + r"(?!\w)(?!\.\d)"
+    return re.search(pattern, _normalize_text(text)) is not None
+
+
+_ID_IN_PARENS = re.compile(r"\(\s*id\s+([^()]+?)\s*\)")
+_ID_AT_END = re.compile(r"(?:^|[\s,])id\s+(\S+?)\s*$")
+_KEYED = re.compile(r"^([^:]+):\s+(.*)$")
+_AND_MORE = re.compile(r"\s+and \d+ more$")
+
+
+def parse_withheld(text: str) -> list[str]:
+    """The values an ambiguous task's withheld fact consists of, each of which must be told.
+
+    "size: large, color: grey" → ["large", "grey"]; "material: polyester (id 123)" →
+    ["polyester", "123"]; "the one with id 123" → ["123"]; "items: A, B, C and 2 more" →
+    ["A", "B", "C"] (a list cut short names only what it shows). Text of no known shape is one
+    value.
+    """
+    ids = [m.group(1).strip() for m in _ID_IN_PARENS.finditer(text)]
+    rest = _ID_IN_PARENS.sub(" ", text).strip()
+    if not ids and (bare := _ID_AT_END.search(rest)):
+        ids.append(bare.group(1))
+        rest = rest[: bare.start()].strip()
+    values: list[str] = []
+    keyed = False
+    for part in (p.strip() for p in rest.split(", ")):
+        match = _KEYED.match(part)
+        if match:
+            keyed = True
+            part = match.group(2).strip()
+        elif not keyed:  # prose before the first "key: value" ("the one with")
+            continue
+        part = _AND_MORE.sub("", part).strip()
+        if part:
+            values.append(part)
+    values += ids
+    if not values:
+        return [text.strip()] if text.strip() else []
+    return list(dict.fromkeys(values))
+
+
+def _told(withheld: str, gold_value: Any, texts: list[str]) -> bool:
+    """The withheld fact reached the agent: all its values, or the gold value, were said."""
+    if gold_value is not None and any(mentions(t, gold_value) for t in texts):
+        return True
+    values = parse_withheld(withheld)
+    return bool(values) and all(any(mentions(t, v) for t in texts) for v in values)
+
+
+# ------------------------------------------------------------------------------ one episode
+
+
+def _coerced(env: Environment, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as the tool sees them (validated, defaults filled), normalised; raw if invalid."""
+    spec = env.domain.tools.get(name)
+    if spec is not None:
+        try:
+            arguments = spec.arguments.model_validate(arguments).model_dump(mode="json")
+        except ValidationError:
+            pass
+    return normalize(arguments)
+
+
+def _includes(arguments: dict[str, Any], partial: dict[str, Any]) -> bool:
+    return all(k in arguments and arguments[k] == normalize(v) for k, v in partial.items())
+
+
+def _change(change: RecordChange) -> dict[str, Any]:
+    return {
+        "table": change.table,
+        "key": change.key,
+        "expected": change.before,
+        "actual": change.after,
+    }
+
+
+def _agent_calls(messages: list[Message]) -> list[tuple[int, ToolCall]]:
+    """(message index, call) for each assistant tool call, in order."""
+    return [
+        (index, call)
+        for index, message in enumerate(messages)
+        if message.role == "assistant"
+        for call in message.tool_calls or []
+    ]
+
+
+def _forbidden_hits(
+    env: Environment, calls: list[ToolCall], forbidden: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Calls attempted (whatever came of them) that match a forbidden name + partial arguments."""
+    hits = []
+    for index, call in enumerate(calls):
+        arguments = _coerced(env, call.name, call.arguments)
+        if any(
+            call.name == banned["name"] and _includes(arguments, banned.get("arguments", {}))
+            for banned in forbidden
+        ):
+            hits.append({"index": index, "name": call.name, "arguments": call.arguments})
+    return hits
+
+
+def _missing_calls(
+    env: Environment, made: list[ToolCall], required: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The required calls (full arguments) that are not among the calls `made`."""
+    done = {(c.name, canonical_json(_coerced(env, c.name, c.arguments))) for c in made}
+    return [
+        row
+        for row in required
+        if (row["name"], canonical_json(_coerced(env, row["name"], row.get("arguments", {}))))
+        not in done
+    ]
+
+
+def evaluate_episode(task: Task, messages: list[Message], env: Environment) -> Reward:
+    """Score a conversation by replaying the agent's calls against the gold final state.
+
+    Args:
+        task: The task the episode ran; its variant details decide which checks apply.
+        messages: The conversation without the system prompt.
+        env: The domain environment on the task set's DB, not yet set up for the task.
+    """
+    start = initial_environment(env, task)
+    located = _agent_calls(messages)
+    calls = [call for _, call in located]
+    actual, replay = replay_calls(start, calls, check_rules=True)
+    expected, gold = replay_calls(start, task.gold_calls)
+    variant = task.variant.details
+    details: dict[str, Any] = {
+        "calls": len(calls),
+        "failed_calls": len(replay.errors),
+        "call_errors": [e.model_dump() for e in replay.errors[:_MAX_LISTED]],
+        "violations": [v.model_dump() for v in replay.violations[:_MAX_LISTED]],
+    }
+    if gold.errors:  # a task defect, not the agent's: reported so it can be traced
+        details["gold_errors"] = [e.model_dump() for e in gold.errors[:_MAX_LISTED]]
+
+    comparison = compare_states(actual, expected)
+    state_ok = comparison.ok
+    details["state_diff"] = [_change(c) for c in comparison.changes[:_MAX_LISTED]]
+    details["state_diff_count"] = len(comparison.changes)
+
+    communicate_ok = None
+    infos = task.evaluation_criteria.communicate_info if task.evaluation_criteria else None
+    if infos:
+        said = [m.content for m in messages if m.role == "assistant" and m.content]
+        missing = [info for info in infos if not any(mentions(text, info) for text in said)]
+        communicate_ok = not missing
+        details["missing_info"] = missing
+
+    forbidden_ok = None
+    if variant.get("forbidden"):
+        hits = _forbidden_hits(start, calls, variant["forbidden"])
+        forbidden_ok = not hits
+        details["forbidden_calls"] = hits[:_MAX_LISTED]
+
+    required_ok = None
+    if variant.get("required"):
+        made = [c for c, result in zip(calls, replay.results, strict=True) if result.ok]
+        missing_required = _missing_calls(start, made, variant["required"])
+        required_ok = not missing_required
+        details["missing_required"] = missing_required
+
+    writes = [
+        (position, index)
+        for position, (index, call) in enumerate(located)
+        if (spec := env.domain.tools.get(call.name)) is not None and spec.mutates
+    ]
+    first_write, first_write_message = writes[0] if writes else (None, None)
+    details["first_write_index"] = first_write
+    clarified_ok = None
+    if "withheld" in variant:
+        before = messages if first_write_message is None else messages[:first_write_message]
+        heard = [m.content for m in before if m.role == "user" and m.content]
+        clarified_ok = _told(str(variant["withheld"]), variant.get("gold_value"), heard)
+
+    components = (state_ok, communicate_ok, forbidden_ok, required_ok, clarified_ok)
+    value = 1.0 if all(c is not False for c in components) else 0.0
+    return Reward(
+        value=value,
+        state_ok=state_ok,
+        communicate_ok=communicate_ok,
+        forbidden_ok=forbidden_ok,
+        required_ok=required_ok,
+        clarified_ok=clarified_ok,
+        details=details,
+    )
+
+
+def score_episode(task: Task, episode: Episode, env: Environment) -> Episode:
+    """A copy of `episode` with its reward computed from its messages."""
+    return episode.model_copy(update={"reward": evaluate_episode(task, episode.messages, env)})
+
+
+# ------------------------------------------------------------------------------ pass^k
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """τ-bench's unbiased pass^k: the chance that k of n trials, drawn without replacement, all
+    succeed when c of them did.
+    """
+    if k < 1 or k > n:
+        raise ValueError(f"pass^k needs 1 <= k <= n, got k={k}, n={n}")
+    if not 0 <= c <= n:
+        raise ValueError(f"successes must be between 0 and n={n}, got {c}")
+    return math.comb(c, k) / math.comb(n, k)
+
+
+def is_infra_error(episode: Episode) -> bool:
+    """An episode the infrastructure broke: counted, never scored."""
+    return episode.termination_reason == "infra_error" or episode.reward is None
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def _row(keys: dict[str, str], episodes: list[Episode], max_k: int | None) -> dict[str, Any]:
+    valid = [e for e in episodes if not is_infra_error(e)]
+    trials: dict[str, list[bool]] = {}
+    for e in valid:
+        trials.setdefault(e.task_id, []).append(e.reward.value == 1.0)  # type: ignore[union-attr]
+    top = max_k or min((len(t) for t in trials.values()), default=0)
+    row: dict[str, Any] = {
+        **keys,
+        "tasks": len({e.task_id for e in episodes}),
+        "episodes": len(episodes),
+        "infra_errors": len(episodes) - len(valid),
+    }
+    for k in range(1, top + 1):
+        row[f"pass^{k}"] = _mean(
+            [pass_hat_k(len(t), sum(t), k) for t in trials.values() if len(t) >= k]
+        )
+    row["reward"] = _mean([e.reward.value for e in valid])  # type: ignore[union-attr]
+    for name in COMPONENTS:
+        row[name] = _mean([float(v) for e in valid if (v := getattr(e.reward, name)) is not None])
+    row["cost_usd"] = _mean([e.cost_usd for e in valid])
+    row["turns"] = _mean([float(len(e.messages)) for e in valid])
+    row["duration_s"] = _mean([e.duration_s for e in valid])
+    return row
+
+
+def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
+    """One row per (agent_model, user_model, variant), plus an "all" row per model pair.
+
+    `episodes` counts every episode and `infra_errors` those the infrastructure broke; every
+    column after them is computed over the other episodes only. pass^k runs to `max_k`, or else
+    to the fewest valid trials of any task in the row; pass^k of a row averages the tasks with
+    at least k valid trials. Component rates are over the episodes the component applies to.
+    """
+    import pandas as pd
+
+    if max_k is not None and max_k < 1:
+        raise ValueError(f"max_k must be at least 1, got {max_k}")
+    pairs: dict[tuple[str, str], dict[str, list[Episode]]] = {}
+    for e in episodes:
+        variants = pairs.setdefault((e.agent_model, e.user_model), {})
+        variants.setdefault(e.variant, []).append(e)
+    rows = []
+    for (agent, user), variants in sorted(pairs.items()):
+        order = [v for v in VARIANT_ORDER if v in variants]
+        order += sorted(set(variants) - set(order))
+        for variant in order:
+            keys = {"agent_model": agent, "user_model": user, "variant": variant}
+            rows.append(_row(keys, variants[variant], max_k))
+        everything = [e for v in order for e in variants[v]]
+        rows.append(
+            _row({"agent_model": agent, "user_model": user, "variant": "all"}, everything, max_k)
+        )
+    top = max((int(c[5:]) for r in rows for c in r if c.startswith("pass^")), default=0)
+    columns = ["agent_model", "user_model", "variant", "tasks", "episodes", "infra_errors"]
+    columns += [f"pass^{k}" for k in range(1, top + 1)]
+    columns += ["reward", *COMPONENTS, "cost_usd", "turns", "duration_s"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pass_k_long(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
+    """pass^k in long form (agent_model, user_model, variant, k, pass_hat_k), for plotting."""
+    import pandas as pd
+
+    table = summarize(episodes, max_k=max_k)
+    keys = ["agent_model", "user_model", "variant"]
+    passes = [c for c in table.columns if c.startswith("pass^")]
+    long = table.melt(id_vars=keys, value_vars=passes, var_name="k", value_name="pass_hat_k")
+    long = long.dropna(subset=["pass_hat_k"])
+    long["k"] = long["k"].str.removeprefix("pass^").astype(int)
+    long = long.sort_values([*keys, "k"], key=_variant_sort_key, kind="stable")
+    return pd.DataFrame(long).reset_index(drop=True)
+
+
+def _variant_sort_key(column: pd.Series) -> pd.Series:
+    if column.name != "variant":
+        return column
+    rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
+    return column.map(lambda v: rank.get(v, len(rank)))
+
+
+def pass_k_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """A `summarize` table as agent × variant cells "pass^1 / pass^2 / …"."""
+    import pandas as pd
+
+    columns = [c for c in table.columns if str(c).startswith("pass^")]
+    cells = {
+        (row.agent_model, row.variant): " / ".join(
+            "-" if pd.isna(row[c]) else f"{row[c]:.2f}" for c in columns
+        )
+        for _, row in table.iterrows()
+    }
+    agents = list(dict.fromkeys(table["agent_model"]))
+    variants = [v for v in VARIANT_ORDER if v in set(table["variant"])]
+    matrix = pd.DataFrame(
+        {v: [cells.get((a, v), "") for a in agents] for v in variants},
+        index=pd.Index(agents, name="agent"),
+    )
+    matrix.attrs["title"] = f"{' / '.join(columns)} per variant"
+    return matrix
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """A compact text rendering of `summarize`'s table for the terminal."""
+    if df.empty:
+        return "(no episodes)"
+    return df.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="-")
