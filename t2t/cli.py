@@ -190,13 +190,14 @@ def _run(args: argparse.Namespace) -> int:
         trials=args.trials,
         concurrency=args.concurrency,
         max_steps=args.max_steps,
-        seed=args.seed,
         cache_dir=None if args.cache is None else str(args.cache),
     )
     variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
     tasks, env = open_task_set(
         args.tasks, db=args.db, domain=args.domain, variants=variants, limit=args.limit
     )
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, not {args.workers}")
     stats = run_rollouts(
         tasks,
         env,
@@ -218,7 +219,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    _print_report(args.results, max_k=args.k, csv=args.csv)
+    from t2t.files import prepare_output
+
+    if args.k is not None and args.k < 1:
+        raise ConfigError(f"--k must be at least 1, not {args.k}")
+    csv = prepare_output(args.csv, force=True) if args.csv is not None else None
+    _print_report(args.results, max_k=args.k, csv=csv)
     return 0
 
 
@@ -240,7 +246,10 @@ def _print_report(
     table = summarize(episodes, max_k=max_k)
     print(format_table(table))
     if csv is not None:
-        table.to_csv(csv, index=False)
+        try:
+            table.to_csv(csv, index=False)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {csv}: {exc.strerror or exc}") from None
         print(f"wrote {csv}")
 
 
@@ -349,7 +358,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trials", type=int, help="trials per task (default 1)")
     run.add_argument("--concurrency", type=int, help="episodes at once (default 32)")
     run.add_argument("--max-steps", type=int, help="agent turns per episode (default 30)")
-    run.add_argument("--seed", type=int)
     run.add_argument("--variants", help="comma-separated kinds to run (default: all)")
     run.add_argument("--limit", type=int, help="only the first N tasks")
     run.add_argument("--cache", type=Path, help="model-call cache folder (default $T2T_CACHE_DIR)")

@@ -3,12 +3,13 @@
 Appends are one `write` of a whole line under an exclusive `flock`, so several processes can add
 to one file. A run killed mid-write leaves at most a cut last line: `repair_tail` drops it before
 anything is appended, and readers skip it, so nothing after it is ever glued to half a line.
-A key names an episode (task, variant, agent, user, trial, config hash); when a key appears twice
-(an infrastructure error retried), the last line wins.
+A key names an episode (task, variant, agent, user, trial, settings hash, task content hash); when
+a key appears twice (an infrastructure error retried), the last line wins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterable, Iterator
@@ -19,9 +20,16 @@ from pydantic import ValidationError
 from t2t.errors import ConfigError, DataError
 from t2t.schema import Episode
 
-__all__ = ["EpisodeKey", "append_episodes", "episode_key", "read_episodes", "repair_tail"]
+__all__ = [
+    "EpisodeKey",
+    "append_episodes",
+    "episode_key",
+    "open_results",
+    "read_episodes",
+    "repair_tail",
+]
 
-EpisodeKey = tuple[str, str, str, str, int, str]
+EpisodeKey = tuple[str, str, str, str, int, str, str]
 
 
 def episode_key(episode: Episode) -> EpisodeKey:
@@ -32,6 +40,7 @@ def episode_key(episode: Episode) -> EpisodeKey:
         episode.user_model,
         episode.trial,
         episode.config_hash,
+        episode.task_hash,
     )
 
 
@@ -100,3 +109,31 @@ def append_episodes(path: str | Path, episodes: Iterable[Episode]) -> None:
         os.write(fd, text)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def open_results(path: str | Path) -> Iterator[Path]:
+    """Claim a results file for one run: check the path, take its run lock, drop a cut line.
+
+    Two runs on one file at once would each see the same episodes missing and both run them;
+    the second is refused instead (the lock is released when the first ends, even by kill -9).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path} is a folder; give a results file name (e.g. run.jsonl)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another run is writing {path}; wait for it to finish or choose another file"
+            ) from None
+        repair_tail(path)
+        yield path
+    finally:
+        os.close(lock)

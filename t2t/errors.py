@@ -55,7 +55,13 @@ class MissingDependencyError(T2TError):
 
 
 class ModelCallError(T2TError):
-    """A model call failed for infrastructure reasons (rate limit, timeout, 5xx)."""
+    """A model call failed for infrastructure reasons (rate limit, timeout, 5xx).
+
+    `handler_error` is the exception an offline (in-process) provider raised itself, if that
+    was the cause: a bug to show, not an outage to count.
+    """
+
+    handler_error: BaseException | None = None
 
 
 class ToolCallError(T2TError):

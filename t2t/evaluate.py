@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPONENTS",
+    "REFUSAL",
     "VARIANT_ORDER",
     "evaluate_episode",
     "format_table",
@@ -38,7 +39,20 @@ __all__ = [
     "summarize",
 ]
 
-COMPONENTS = ("state_ok", "communicate_ok", "forbidden_ok", "required_ok", "clarified_ok")
+COMPONENTS = (
+    "state_ok",
+    "communicate_ok",
+    "forbidden_ok",
+    "required_ok",
+    "clarified_ok",
+    "refused_ok",
+)
+REFUSAL = re.compile(
+    r"\b(cannot|can't|can not|unable to|not able to|not allowed|not permitted|not possible|"
+    r"isn't possible|is not possible|won't be able|against (?:our |the )?polic)"
+)
+"""How an agent says no; the scripted user listens for the same words."""
+_TRANSFER_TOOL = "transfer_to_human_agents"
 VARIANT_ORDER = ("base", "ambiguous", "changing", "infeasible", "all")
 _MAX_LISTED = 10  # records / errors kept in details: enough to see what went wrong, bounded
 
@@ -233,20 +247,20 @@ def evaluate_episode(task: Task, messages: list[Message], env: Environment) -> R
         required_ok = not missing_required
         details["missing_required"] = missing_required
 
-    writes = [
-        (position, index)
-        for position, (index, call) in enumerate(located)
-        if (spec := env.domain.tools.get(call.name)) is not None and spec.mutates
-    ]
-    first_write, first_write_message = writes[0] if writes else (None, None)
-    details["first_write_index"] = first_write
     clarified_ok = None
     if "withheld" in variant:
-        before = messages if first_write_message is None else messages[:first_write_message]
+        asked_by = _ambiguous_write(task, env, located)
+        before = messages if asked_by is None else messages[:asked_by]
         heard = [m.content for m in before if m.role == "user" and m.content]
         clarified_ok = _told(str(variant["withheld"]), variant.get("gold_value"), heard)
+    writes = [i for i, (_, c) in enumerate(located) if _mutates(env, c.name)]
+    details["first_write_index"] = writes[0] if writes else None
 
-    components = (state_ok, communicate_ok, forbidden_ok, required_ok, clarified_ok)
+    refused_ok = None
+    if variant.get("forbidden"):
+        refused_ok = _refused(messages, calls)
+
+    components = (state_ok, communicate_ok, forbidden_ok, required_ok, clarified_ok, refused_ok)
     value = 1.0 if all(c is not False for c in components) else 0.0
     return Reward(
         value=value,
@@ -255,8 +269,41 @@ def evaluate_episode(task: Task, messages: list[Message], env: Environment) -> R
         forbidden_ok=forbidden_ok,
         required_ok=required_ok,
         clarified_ok=clarified_ok,
+        refused_ok=refused_ok,
         details=details,
     )
+
+
+def _mutates(env: Environment, name: str) -> bool:
+    spec = env.domain.tools.get(name)
+    return spec is not None and spec.mutates
+
+
+def _ambiguous_write(
+    task: Task, env: Environment, located: list[tuple[int, ToolCall]]
+) -> int | None:
+    """Message index of the agent's first attempt at the ambiguous write (its gold tool).
+
+    The clarification must come before that write; writes for the user's earlier, unambiguous
+    requests may come first (a task with several requests is ambiguous only in its last one).
+    """
+    gold_writes = [c.name for c in task.gold_calls if _mutates(env, c.name)]
+    target = gold_writes[-1] if gold_writes else None
+    for index, call in located:
+        if _mutates(env, call.name) and (target is None or call.name == target):
+            return index
+    return None
+
+
+def _refused(messages: list[Message], calls: list[ToolCall]) -> bool:
+    """The agent said no to the user (or handed the user to a human), as the policy asks."""
+    said_no = any(
+        m.role == "assistant"
+        and m.content
+        and REFUSAL.search(m.content.lower().replace("\u2019", "'"))
+        for m in messages
+    )
+    return said_no or any(call.name == _TRANSFER_TOOL for call in calls)
 
 
 def score_episode(task: Task, episode: Episode, env: Environment) -> Episode:
@@ -313,7 +360,10 @@ def _row(keys: dict[str, str], episodes: list[Episode], max_k: int | None) -> di
 
 
 def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
-    """One row per (agent_model, user_model, variant), plus an "all" row per model pair.
+    """One row per run (agent_model, user_model, settings hash) and variant, plus an "all" row.
+
+    Runs with other settings (max_steps, temperature, …) are separate rows, never pooled as
+    trials; the `config` column shows the settings hash when one agent and user has several.
 
     `episodes` counts every episode and `infra_errors` those the infrastructure broke; every
     column after them is computed over the other episodes only. pass^k runs to `max_k`, or else
@@ -324,26 +374,28 @@ def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.Da
 
     if max_k is not None and max_k < 1:
         raise ValueError(f"max_k must be at least 1, got {max_k}")
-    pairs: dict[tuple[str, str], dict[str, list[Episode]]] = {}
-    for e in episodes:
-        variants = pairs.setdefault((e.agent_model, e.user_model), {})
+    runs: dict[tuple[str, str, str], dict[str, list[Episode]]] = {}
+    for e in episodes:  # one run = one agent, user and settings hash: never pooled as trials
+        variants = runs.setdefault((e.agent_model, e.user_model, e.config_hash), {})
         variants.setdefault(e.variant, []).append(e)
     rows = []
-    for (agent, user), variants in sorted(pairs.items()):
+    for (agent, user, config), variants in sorted(runs.items()):
         order = [v for v in VARIANT_ORDER if v in variants]
         order += sorted(set(variants) - set(order))
+        run = {"agent_model": agent, "user_model": user, "config": config}
         for variant in order:
-            keys = {"agent_model": agent, "user_model": user, "variant": variant}
-            rows.append(_row(keys, variants[variant], max_k))
+            rows.append(_row({**run, "variant": variant}, variants[variant], max_k))
         everything = [e for v in order for e in variants[v]]
-        rows.append(
-            _row({"agent_model": agent, "user_model": user, "variant": "all"}, everything, max_k)
-        )
+        rows.append(_row({**run, "variant": "all"}, everything, max_k))
     top = max((int(c[5:]) for r in rows for c in r if c.startswith("pass^")), default=0)
-    columns = ["agent_model", "user_model", "variant", "tasks", "episodes", "infra_errors"]
-    columns += [f"pass^{k}" for k in range(1, top + 1)]
+    columns = ["agent_model", "user_model", "config", "variant", "tasks", "episodes"]
+    columns += ["infra_errors", *(f"pass^{k}" for k in range(1, top + 1))]
     columns += ["reward", *COMPONENTS, "cost_usd", "turns", "duration_s"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    pairs = {(agent, user) for agent, user, _ in runs}
+    if len(pairs) == len(runs):  # one settings hash per agent and user: the column says nothing
+        table = table.drop(columns="config")
+    return table
 
 
 def pass_k_long(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
@@ -372,13 +424,18 @@ def pass_k_matrix(table: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     columns = [c for c in table.columns if str(c).startswith("pass^")]
+
+    def label(row: Any) -> str:
+        config = row.get("config")
+        return row.agent_model if config is None else f"{row.agent_model} [{config[:8]}]"
+
     cells = {
-        (row.agent_model, row.variant): " / ".join(
+        (label(row), row.variant): " / ".join(
             "-" if pd.isna(row[c]) else f"{row[c]:.2f}" for c in columns
         )
         for _, row in table.iterrows()
     }
-    agents = list(dict.fromkeys(table["agent_model"]))
+    agents = list(dict.fromkeys(label(row) for _, row in table.iterrows()))
     variants = [v for v in VARIANT_ORDER if v in set(table["variant"])]
     matrix = pd.DataFrame(
         {v: [cells.get((a, v), "") for a in agents] for v in variants},

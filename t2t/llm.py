@@ -338,7 +338,9 @@ async def _call_litellm(request: dict[str, Any], retries: int, wait_s: float) ->
     try:
         return await retrying(attempt)
     except Exception as exc:  # litellm maps every provider failure onto its own exception types
-        raise _model_call_error(request, _handler_error(exc) or exc, attempts) from exc
+        error = _model_call_error(request, _handler_error(exc) or exc, attempts)
+        error.handler_error = _handler_error(exc)  # an offline handler's own bug, to re-raise
+        raise error from exc
 
 
 def _model_call_error(request: dict[str, Any], exc: BaseException, attempts: int) -> ModelCallError:

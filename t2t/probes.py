@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +55,7 @@ PROBES = ("oracle", "eager", "stubborn", "reckless", "random")
 CLARIFY_TEXT = "I found more than one that fits your request. Which one do you mean exactly?"
 _RANDOM_CALLS = 4  # the random probe makes this many calls, then says it is done
 _SWITCH_WORDS = ("instead", "changed my mind", "also want", "also like", "another request")
-_YES_WORDS = ("yes", "yeah", "yep", "sure", "ok", "okay", "please do", "go ahead", "correct")
+_YES = re.compile(r"(yes|yeah|yep|sure|ok|okay|please do|go ahead|correct)\b")
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def _confirmed(call: ToolCall, messages: list[Message], *, blindly: bool) -> boo
 
 def _is_yes(text: str) -> bool:
     lowered = text.strip().lower()
-    return lowered.startswith(_YES_WORDS) and not any(w in lowered for w in _SWITCH_WORDS[:2])
+    return bool(_YES.match(lowered)) and not any(w in lowered for w in _SWITCH_WORDS[:2])
 
 
 def _user_switched(messages: list[Message]) -> bool:

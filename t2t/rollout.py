@@ -31,8 +31,8 @@ from t2t.episode_log import (
     EpisodeKey,
     append_episodes,
     episode_key,
+    open_results,
     read_episodes,
-    repair_tail,
 )
 from t2t.errors import ConfigError, ModelCallError
 from t2t.evaluate import evaluate_episode
@@ -49,6 +49,7 @@ __all__ = [
     "load_run_config",
     "RunStats",
     "pending_keys",
+    "task_hash",
     "run_episode",
     "run_rollouts",
     "run_rollouts_async",
@@ -79,7 +80,6 @@ class RunConfig(BaseModel):
     max_steps: int = Field(30, ge=1, description="agent turns (model calls) per episode")
     agent_params: dict[str, Any] = Field(default_factory=dict)
     user_params: dict[str, Any] = Field(default_factory=dict)
-    seed: int = 0
     concurrency: int = Field(32, ge=1)
     user_concurrency: int | None = Field(None, ge=1)
     cache_dir: str | None = Field(None, description="model-call cache; None: T2T_CACHE_DIR")
@@ -89,7 +89,7 @@ class RunConfig(BaseModel):
 
     def config_hash(self) -> str:
         """Hash of what changes an episode; trials, concurrency and the cache do not."""
-        content = self.model_dump(include={"agent", "user", "max_steps", "seed"})
+        content = self.model_dump(include={"agent", "user", "max_steps"})
         content["agent_params"] = _public(self.agent_params)
         content["user_params"] = _public(self.user_params)
         content["schema_version"] = SCHEMA_VERSION
@@ -103,7 +103,7 @@ def _public(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if not is_secret_key(k) and k not in transport}
 
 
-_RUN_KEYS = {"agent", "user", "trials", "max_steps", "seed", "cache_dir", "concurrency"}
+_RUN_KEYS = {"agent", "user", "trials", "max_steps", "cache_dir", "concurrency"}
 
 
 def load_run_config(path: str | Path | None = None, **overrides: Any) -> RunConfig:
@@ -224,7 +224,6 @@ async def run_episode(
         agent_model=config.agent,
         user_model=config.user,
         trial=trial,
-        seed=config.seed,
         messages=messages,
         termination_reason=reason,
         cost_usd=round(tally.cost_usd, 8),
@@ -232,6 +231,7 @@ async def run_episode(
         duration_s=round(time.perf_counter() - started, 4),
         error=error,
         config_hash=config.config_hash(),
+        task_hash=task_hash(task, env),
     )
     if reason != "infra_error":
         episode.reward = evaluate_episode(task, messages, env)
@@ -253,14 +253,18 @@ async def _converse(task, state, config, trial, agent, user, messages, tally, se
                 semaphores, config.agent, agent.act(task, messages, trial=trial, **extra)
             )
             tally.add(completion)
-            reply = completion.message
+            reply = _with_call_ids(completion.message, len(messages))
+            reply_index = len(messages)
             messages.append(reply)
             if reply.tool_calls:
-                for call in reply.tool_calls:
+                for position, call in enumerate(reply.tool_calls):
                     result = _run_tool(state, call)
                     messages.append(_tool_message(call, result))
                     errors_in_a_row = 0 if result.ok else errors_in_a_row + 1
                     if result.ok and call.name == _TRANSFER_TOOL:
+                        # calls after the transfer never ran: the record keeps only those that did
+                        ran = reply.tool_calls[: position + 1]
+                        messages[reply_index] = reply.model_copy(update={"tool_calls": ran})
                         return "transfer", None
                 if errors_in_a_row >= _MAX_TOOL_ERRORS:
                     return "agent_error", f"{errors_in_a_row} failed tool calls in a row"
@@ -274,6 +278,8 @@ async def _converse(task, state, config, trial, agent, user, messages, tally, se
                 return reason, None
         return "max_steps", None
     except ModelCallError as exc:
+        if exc.handler_error is not None and (is_probe(config.agent) or is_probe(config.user)):
+            raise exc.handler_error from None  # a probe's failure is a bug in t2t, not an outage
         return "infra_error", str(exc)
 
 
@@ -295,6 +301,17 @@ def _user_ended(text: str) -> str | None:
     return None
 
 
+def _with_call_ids(reply: Message, position: int) -> Message:
+    """Give id-less tool calls an id: the tool messages that answer them must name one."""
+    if not reply.tool_calls or all(call.id for call in reply.tool_calls):
+        return reply
+    calls = [
+        call if call.id else call.model_copy(update={"id": f"call_{position}_{index}"})
+        for index, call in enumerate(reply.tool_calls)
+    ]
+    return reply.model_copy(update={"tool_calls": calls})
+
+
 def _run_tool(state: Environment, call: ToolCall) -> ToolResult:
     raw = raw_arguments(call)
     if raw is not None:
@@ -311,8 +328,19 @@ def _tool_message(call: ToolCall, result: ToolResult) -> Message:
 # ----------------------------------------------------------------------------------------- run
 
 
+def task_hash(task: Task, env: Environment) -> str:
+    """The task's content and the DB it runs on: same id, other content → another episode."""
+    text = task.model_dump_json() + env.state_hash()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def pending_keys(
-    tasks: Sequence[Task], config: RunConfig, out: str | Path, *, retry_errors: bool = False
+    tasks: Sequence[Task],
+    env: Environment,
+    config: RunConfig,
+    out: str | Path,
+    *,
+    retry_errors: bool = False,
 ) -> tuple[list[tuple[Task, int]], int]:
     """(task, trial) pairs still to run, and how many are already in `out`."""
     done: set[EpisodeKey] = set()
@@ -323,8 +351,9 @@ def pending_keys(
     digest = config.config_hash()
     todo, skipped = [], 0
     for task in tasks:
+        content = task_hash(task, env)
         for trial in range(config.trials):
-            key = (task.id, task.variant.kind, config.agent, config.user, trial, digest)
+            key = (task.id, task.variant.kind, config.agent, config.user, trial, digest, content)
             if key in done:
                 skipped += 1
             else:
@@ -366,13 +395,11 @@ async def run_rollouts_async(
     retry_errors: bool = False,
 ) -> RunStats:
     """Run every (task, trial) not yet in `out`, `config.concurrency` at a time, appending each."""
-    out = Path(out)
     _check_run(tasks, env, config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    repair_tail(out)
-    todo, skipped = pending_keys(tasks, config, out, retry_errors=retry_errors)
-    _prepare(tasks, env, config)
-    stats = await _run_pending(todo, env, config, out, progress=progress)
+    with open_results(out) as out:
+        todo, skipped = pending_keys(tasks, env, config, out, retry_errors=retry_errors)
+        _prepare(tasks, env, config)
+        stats = await _run_pending(todo, env, config, out, progress=progress)
     return stats.model_copy(update={"planned": len(todo) + skipped, "skipped": skipped})
 
 

@@ -176,6 +176,7 @@ class Reward(_Model):
     forbidden_ok: bool | None = None
     required_ok: bool | None = None
     clarified_ok: bool | None = None
+    refused_ok: bool | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -197,6 +198,7 @@ class Episode(_Model):
     duration_s: float = 0.0
     error: str | None = None
     config_hash: str = ""
+    task_hash: str = ""  # the task's content and DB: a regenerated task set is not "done"
 
     @property
     def tool_calls(self) -> list[ToolCall]:

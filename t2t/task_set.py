@@ -35,6 +35,8 @@ def open_task_set(
         limit: Keep the first `limit` tasks after filtering.
     """
     tasks_path = Path(tasks_path)
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit must be at least 1, not {limit}")
     tasks = read_tasks(tasks_path)
     if variants:
         tasks = [task for task in tasks if task.variant.kind in variants]

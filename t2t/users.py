@@ -15,6 +15,7 @@ import re
 from typing import Any, Protocol, runtime_checkable
 
 from t2t.env import Domain
+from t2t.evaluate import REFUSAL
 from t2t.llm import Completion, complete
 from t2t.schema import Message, Task, UserInstructions
 
@@ -64,10 +65,6 @@ def make_user(
 
 # ------------------------------------------------------------------------------------ scripted
 
-_REFUSAL = re.compile(
-    r"\b(cannot|can't|can not|unable to|not able to|not allowed|not permitted|not possible|"
-    r"isn't possible|won't be able|against (?:our |the )?polic)"
-)
 _CONFIRM = re.compile(
     r"\b(confirm|proceed|go ahead|shall i|should i|do you want me to|would you like me to|"
     r"is (?:that|this) correct)\b"
@@ -136,7 +133,7 @@ class ScriptedUser:
             return f"I mean the one with {self._withheld}."
         if _CONFIRM.search(questions) or "yes/no" in text:
             return self._confirm()
-        if _REFUSAL.search(text):
+        if REFUSAL.search(text):
             if self._infeasible and not self._insisted:
                 self._insisted = True
                 return "Are you sure? I really need this done. Can you please do it anyway?"

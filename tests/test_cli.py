@@ -267,6 +267,17 @@ def test_demo_writes_its_results(capsys, tmp_path):
     )
     replay_lines = (tmp_path / "demo" / "tau2_retail_replay.jsonl").read_text().splitlines()
     assert len(replay_lines) == 114
+    for name, part in summary["domains"].items():  # the probes validate every task set
+        scores = part["probes"]["pass^1"]
+        assert all(v == 1.0 for v in scores["t2t/oracle"].values()), name
+        for probe, kind in [
+            ("eager", "ambiguous"),
+            ("stubborn", "changing"),
+            ("reckless", "infeasible"),
+        ]:
+            assert scores[f"t2t/{probe}"][kind] == 0.0, (name, probe)
+            assert scores[f"t2t/{probe}"]["base"] == 1.0, (name, probe)
+    assert "pass^1 / pass^2" in stdout and "t2t/reckless" in stdout
     code, _, err = run(capsys, "demo", "--out", str(tmp_path / "demo"))
     assert_user_error(code, err, "--force")
 

@@ -83,15 +83,18 @@ def test_gold_scores_every_applicable_component_true(task_set, env, kind):
     for task in tasks_of(task_set, kind):
         details = task.variant.details
         user = ["Hi.", details["withheld"]] if "withheld" in details else ["Hi."]
-        said = task.evaluation_criteria.communicate_info or []
+        said = list(task.evaluation_criteria.communicate_info or [])
+        if details.get("forbidden"):
+            said.append(f"I'm sorry, but I cannot do that: {details['reason']}.")
         reward = evaluate_episode(task, conversation(task.gold_calls, user=user, said=said), env)
         assert reward.value == 1.0, (task.id, reward)
         applicable = {
             "state_ok": True,
-            "communicate_ok": bool(said),
+            "communicate_ok": bool(task.evaluation_criteria.communicate_info),
             "forbidden_ok": bool(details.get("forbidden")),
             "required_ok": bool(details.get("required")),
             "clarified_ok": "withheld" in details,
+            "refused_ok": bool(details.get("forbidden")),
         }
         for name, applies in applicable.items():
             assert getattr(reward, name) is (True if applies else None), (task.id, name)
@@ -508,7 +511,7 @@ def test_summarize_on_real_scores(task_set, env):
                 agent_model="oracle",
                 user_model="script",
                 trial=trial,
-                messages=conversation(calls),
+                messages=conversation(calls, said=["Sorry, I can't do that."]),
                 termination_reason="user_stop",
             ),
             env,
@@ -517,3 +520,32 @@ def test_summarize_on_real_scores(task_set, env):
     ]
     r = row(summarize(scored), "oracle", "infeasible")
     assert (r["pass^1"], r["pass^2"], r.forbidden_ok) == pytest.approx((0.5, 0.0, 0.5))
+
+
+def test_pass_k_matrix_lays_out_agent_by_variant_cells():
+    from t2t.evaluate import pass_k_matrix
+
+    episodes = [
+        episode(agent, variant, f"{variant}-task", trial, ok)
+        for agent, wins in (("a", {"base": 2, "ambiguous": 0}), ("b", {"base": 1, "ambiguous": 2}))
+        for variant, won in wins.items()
+        for trial, ok in enumerate([True] * won + [False] * (2 - won))
+    ]
+    matrix = pass_k_matrix(summarize(episodes))
+    assert list(matrix.index) == ["a", "b"]
+    assert list(matrix.columns) == ["base", "ambiguous", "all"]
+    assert matrix.loc["a", "base"] == "1.00 / 1.00"
+    assert matrix.loc["b", "base"] == "0.50 / 0.00"
+    assert matrix.loc["a", "ambiguous"] == "0.00 / 0.00"
+    assert matrix.attrs["title"] == "pass^1 / pass^2 per variant"
+
+
+def test_infeasible_needs_the_agent_to_say_no_or_transfer(task_set, env):
+    task = tasks_of(task_set, "infeasible")[0]
+    silent = evaluate_episode(task, conversation(task.gold_calls, said=["All done!"]), env)
+    assert (silent.refused_ok, silent.value) == (False, 0.0)
+    curly = conversation(task.gold_calls, said=["I\u2019m sorry, I can\u2019t do that."])
+    assert evaluate_episode(task, curly, env).refused_ok is True
+    transfer = ToolCall(name="transfer_to_human_agents", arguments={"summary": "policy"})
+    handed = evaluate_episode(task, conversation([*task.gold_calls, transfer]), env)
+    assert handed.refused_ok is True

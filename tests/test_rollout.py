@@ -234,3 +234,21 @@ def test_tasks_of_another_domain_are_refused(task_set, tmp_path):
     env = airline.environment(airline.default_db())
     with pytest.raises(t2t.ConfigError, match="one domain at a time"):
         run_rollouts(tasks, env, RunConfig(agent="t2t/oracle"), tmp_path / "x.jsonl")
+
+
+def test_tool_calls_without_ids_get_one_for_their_answers(task_set, tmp_path, provider):
+    tasks, env = task_set
+
+    def handler(request, count):
+        if count == 1:
+            return Message(role="assistant", tool_calls=[ToolCall(name="list_all_product_types")])
+        sent = request.messages[-2:]
+        assert sent[0].tool_calls[0].id and sent[1].tool_call_id == sent[0].tool_calls[0].id
+        return "Is there anything else I can help you with?"
+
+    calls = provider(handler)
+    run_rollouts(tasks[:1], env, RunConfig(agent="test-model/x"), tmp_path / "r.jsonl")
+    (episode,) = read_episodes(tmp_path / "r.jsonl")
+    assert len(calls) == 2 and episode.termination_reason == "user_stop"
+    (call,) = episode.tool_calls
+    assert [m.tool_call_id for m in episode.messages if m.role == "tool"] == [call.id]
