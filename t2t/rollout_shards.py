@@ -1,15 +1,21 @@
 """Scale-out for the rollout engine: the pending episodes split over processes or Ray workers.
 
-One event loop is CPU-bound near a hundred-odd model calls a second (litellm's own overhead), so
-fast models need more than one process. Each shard runs the ordinary async engine on its share of
-the episodes, with its share of the concurrency, and appends to the same results file (appends are
-whole lines under a lock), so resume, reports and the file format are the same whatever the backend.
+One event loop is CPU-bound near 150-200 model calls a second on a 2-core VM (litellm's own
+overhead is most of it), so fast models or high concurrency need more than one process. Each
+shard runs the ordinary async engine on its share of the episodes, with its share of the
+concurrency, and appends to the same results file (appends are whole lines under a lock), so
+resume, reports and the file format are the same whatever the backend.
 
 Workers start clean: local ones come from a fork server (or are spawned), never forked from a
 process that already runs threads (t2t's model loop, litellm's executor, a progress bar), and they
 are kept for the next run of this process (importing litellm takes seconds). Each run ships its
 `T2T_*` settings along with the work, so a worker sees the settings of the run, not those of the
 moment it started. Ray workers get the DB and the tasks through the object store, once per run.
+As with any spawned worker, a script that shards must start its run under
+`if __name__ == "__main__":` (notebooks and the CLI need nothing).
+
+Workers exit as soon as the process that runs the pool is gone, kill -9 included, so none goes on
+appending behind a resumed run's back.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -27,10 +35,9 @@ from typing import Any, Literal
 
 from t2t.domains import load_domain
 from t2t.env import Domain, Environment
-from t2t.episode_log import repair_tail
+from t2t.episode_log import open_results
 from t2t.errors import ConfigError, MissingDependencyError
 from t2t.llm import run_sync
-from t2t.processes import exit_with_parent
 from t2t.rollout import RunConfig, RunStats, _check_run, _prepare, _run_pending, pending_keys
 from t2t.schema import Task
 
@@ -49,6 +56,7 @@ class _Job:
     out: str  # absolute: workers do not share the caller's working directory (Ray's never do)
     domain: str | Domain  # a folder or built-in name to load, or the domain itself if built in code
     settings: dict[str, str]
+    caller: tuple[str, int]  # (host, pid) of the process running the run: workers die with it
 
 
 @dataclass(frozen=True)
@@ -76,21 +84,25 @@ def run_sharded(
     """
     if backend not in ("local", "ray"):
         raise ConfigError(f"unknown backend {backend!r}: choose local or ray")
-    out = Path(out).resolve()
     _check_run(tasks, env, config)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    repair_tail(out)
-    todo, skipped = pending_keys(tasks, config, out, retry_errors=retry_errors)
     started = time.perf_counter()
     results: list[RunStats] = []
-    if todo:
-        job = _Job(config, str(out), _domain_ref(env.domain), _settings())
-        shards = _split(len(todo), max(1, workers), config.concurrency)
-        with _Progress(out, len(todo), progress):
-            if backend == "ray":
-                results = _run_on_ray(job, env.to_dict(), todo, shards)
-            else:
-                results = _run_on_processes(job, env.to_dict(), todo, shards)
+    with open_results(Path(out).resolve()) as out:  # the run's lock: the workers only append
+        todo, skipped = pending_keys(tasks, env, config, out, retry_errors=retry_errors)
+        if todo:
+            job = _Job(
+                config,
+                str(out),
+                _domain_ref(env.domain),
+                _settings(),
+                (socket.gethostname(), os.getpid()),
+            )
+            shards = _split(len(todo), max(1, workers), config.concurrency)
+            with _Progress(out, len(todo), progress):
+                if backend == "ray":
+                    results = _run_on_ray(job, env.to_dict(), todo, shards)
+                else:
+                    results = _run_on_processes(job, env.to_dict(), todo, shards)
     return RunStats(
         out=str(out),
         planned=len(todo) + skipped,
@@ -133,6 +145,8 @@ def _apply_settings(settings: dict[str, str]) -> None:
 
 def _run_shard(job: _Job, db: dict[str, Any], tasks: list[Task], shard: _Shard) -> RunStats:
     """In a worker: rebuild the environment, register the probes, run this shard's episodes."""
+    if job.caller[0] == socket.gethostname():  # a Ray worker on a remote node cannot watch it
+        _exit_with(job.caller[1])
     _apply_settings(job.settings)
     domain = job.domain if isinstance(job.domain, Domain) else load_domain(job.domain)
     env = domain.environment(db)
@@ -182,7 +196,10 @@ def _pool(size: int) -> ProcessPoolExecutor:
             _POOL = None
         if _POOL is None:
             pool = ProcessPoolExecutor(
-                max_workers=size, mp_context=_start_context(), initializer=_start_worker
+                max_workers=size,
+                mp_context=_start_context(),
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
             _POOL = (os.getpid(), size, pool)
         return _POOL[2]
@@ -208,12 +225,55 @@ def _start_context() -> Any:
     return context
 
 
-def _start_worker() -> None:
-    """In a new worker: die with the parent, and import litellm now rather than mid-run."""
+def _start_worker(run_pid: int) -> None:
+    """In a new worker: die with the process that runs the pool; import litellm now, not mid-run."""
     from t2t.llm import _litellm
 
-    exit_with_parent()
+    _exit_with(run_pid)
     _litellm()
+
+
+_WATCHED: set[int] = set()
+_WATCHED_LOCK = threading.Lock()
+
+
+def _exit_with(pid: int) -> None:
+    """Exit this process as soon as process `pid` has ended (kill -9 included); idempotent.
+
+    So no worker goes on appending to the results file after the run was killed (a resumed run
+    would then repeat episodes). A fork server's child cannot watch its parent (that is the
+    server, which outlives the run while any child holds its pipe), and a Ray worker's parent is
+    Ray's: both watch the run's process itself, through a pidfd where there is one (no pid reuse
+    race), else by polling.
+    """
+    with _WATCHED_LOCK:
+        if pid in _WATCHED:
+            return
+        _WATCHED.add(pid)
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):  # no pidfd here (not Linux, or an old kernel)
+            while _alive(pid):
+                time.sleep(0.5)
+            os._exit(1)
+        select.select([handle], [], [])  # readable once the process has ended
+        os._exit(1)
+
+    threading.Thread(target=watch, name="t2t-run-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ----------------------------------------------------------------------------------------- ray
@@ -223,6 +283,9 @@ def _run_on_ray(
     job: _Job, db: dict[str, Any], todo: list[tuple[Task, int]], shards: list[_Shard]
 ) -> list[RunStats]:
     ray = _ray()
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if cpus < len(shards):  # each shard holds a CPU: the others wait for one to finish
+        logger.warning("%d Ray workers asked for, %g CPUs in the cluster", len(shards), cpus)
     tasks = list({task.id: task for task, _ in todo}.values())
     where = {task.id: index for index, task in enumerate(tasks)}
     refs = [ray.put(job), ray.put(db), ray.put(tasks)]  # once per run, shared by all shards

@@ -69,6 +69,7 @@ _CONFIRM = re.compile(
     r"\b(confirm|proceed|go ahead|shall i|should i|do you want me to|would you like me to|"
     r"is (?:that|this) correct)\b"
 )
+_IDENTITY = re.compile(r"\b(e-?mail|zip|postcode|name|user ?id|phone|date of birth|address)\b")
 _QUESTION = re.compile(r"[^.?!]*\?")  # one sentence that asks something
 _WHICH = re.compile(  # asks which record is meant, not which email is on file
     r"\b(which (?:one|of)|more than one|(?:specify|clarify|tell me) which|"
@@ -131,7 +132,7 @@ class ScriptedUser:
         if self._withheld and not self._revealed and _WHICH.search(questions):
             self._revealed = True
             return f"I mean the one with {self._withheld}."
-        if _CONFIRM.search(questions) or "yes/no" in text:
+        if "yes/no" in text or (_CONFIRM.search(questions) and not _IDENTITY.search(questions)):
             return self._confirm()
         if REFUSAL.search(text):
             if self._infeasible and not self._insisted:

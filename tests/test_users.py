@@ -329,3 +329,11 @@ def test_llm_user_stop_is_accepted_when_the_task_needs_no_call(task_set, fake_mo
     messages = [Message(role="assistant", content=GREETING)]
     assert _reply(_llm_user(task, task_set[1].domain), messages) == STOP
     assert len(fake_model.requests) == 1
+
+
+def test_confirming_an_identity_detail_is_not_the_changing_trigger(task_set):
+    task = _of_kind(task_set, "changing")[0]
+    dialogue = Dialogue(task, task_set[1].domain)
+    reply = dialogue.say("Can you confirm the email address on your account?")
+    assert "instead" not in reply and "also want" not in reply
+    assert reply != "Yes, please go ahead."
