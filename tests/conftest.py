@@ -6,8 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import t2t
+
+# CI machines are shared and small: a stalled second is not a slow strategy, and timing limits
+# would make property tests flaky rather than stricter.
+settings.register_profile("t2t", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("t2t")
 
 TSHIRT, BOTTLE = "1000000001", "2000000002"
 # T-Shirt variants: blue M 50.00, red L 55.50, green S 60.00 (unavailable)
