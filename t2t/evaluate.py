@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPONENTS",
     "REFUSAL",
+    "TRANSFER_TOOL",
     "VARIANT_ORDER",
     "evaluate_episode",
     "format_table",
@@ -52,7 +53,8 @@ REFUSAL = re.compile(
     r"isn't possible|is not possible|won't be able|against (?:our |the )?polic)"
 )
 """How an agent says no; the scripted user listens for the same words."""
-_TRANSFER_TOOL = "transfer_to_human_agents"
+TRANSFER_TOOL = "transfer_to_human_agents"
+"""The tool that hands the user to a human: a refusal the policy allows, and an episode's end."""
 VARIANT_ORDER = ("base", "ambiguous", "changing", "infeasible", "all")
 _MAX_LISTED = 10  # records / errors kept in details: enough to see what went wrong, bounded
 
@@ -303,7 +305,7 @@ def _refused(messages: list[Message], calls: list[ToolCall]) -> bool:
         and REFUSAL.search(m.content.lower().replace("\u2019", "'"))
         for m in messages
     )
-    return said_no or any(call.name == _TRANSFER_TOOL for call in calls)
+    return said_no or any(call.name == TRANSFER_TOOL for call in calls)
 
 
 def score_episode(task: Task, episode: Episode, env: Environment) -> Episode:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import random
 import re
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from t2t.errors import ConfigError
 from t2t.intents.slots import Slot, replace_in_call
 from t2t.llm import ProviderRequest, register_model, register_provider
 from t2t.schema import Message, Task, ToolCall
+from t2t.settings import sim_latency_s
 
 __all__ = [
     "CLARIFY_TEXT",
@@ -47,7 +47,6 @@ __all__ = [
     "next_probe_turn",
     "register_probes",
     "register_tasks",
-    "sim_latency_s",
 ]
 
 PROBE_PROVIDER = "t2t"
@@ -104,15 +103,6 @@ def register_probes() -> None:
                 f"{PROBE_PROVIDER}/{name}", input_cost_per_token=0, output_cost_per_token=0
             )
     register_model(f"{PROBE_PROVIDER}/sim-latency", input_cost_per_token=0, output_cost_per_token=0)
-
-
-def sim_latency_s() -> float:
-    """Mean delay of `t2t/sim-latency`: `T2T_SIM_LATENCY_S`, else 1 second."""
-    raw = os.environ.get("T2T_SIM_LATENCY_S", "1")
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"T2T_SIM_LATENCY_S must be a number of seconds, not {raw!r}") from None
 
 
 async def _answer(request: ProviderRequest) -> Message:

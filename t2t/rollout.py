@@ -37,7 +37,7 @@ from t2t.episode_log import (
     read_episodes,
 )
 from t2t.errors import ConfigError, ModelCallError
-from t2t.evaluate import evaluate_episode
+from t2t.evaluate import TRANSFER_TOOL, evaluate_episode
 from t2t.llm import Completion, raw_arguments, register_model, run_sync
 from t2t.probes import check_probe, is_probe, register_probes, register_tasks
 from t2t.schema import SCHEMA_VERSION, Episode, Message, Task, ToolCall, ToolResult
@@ -67,7 +67,6 @@ TERMINATION_REASONS = (
     "agent_error",
     "infra_error",
 )
-_TRANSFER_TOOL = "transfer_to_human_agents"
 _MAX_TOOL_ERRORS = 10  # in a row: the agent is stuck in a loop
 
 
@@ -263,7 +262,7 @@ async def _converse(task, state, config, trial, agent, user, messages, tally, se
                     result = _run_tool(state, call)
                     messages.append(_tool_message(call, result))
                     errors_in_a_row = 0 if result.ok else errors_in_a_row + 1
-                    if result.ok and call.name == _TRANSFER_TOOL:
+                    if result.ok and call.name == TRANSFER_TOOL:
                         # calls after the transfer never ran: the record keeps only those that did
                         ran = reply.tool_calls[: position + 1]
                         messages[reply_index] = reply.model_copy(update={"tool_calls": ran})

@@ -26,6 +26,7 @@ __all__ = [
     "model_timeout_s",
     "read_config_file",
     "retry_wait_s",
+    "sim_latency_s",
 ]
 
 # a key naming a credential ("azure_ad_token", "aws_secret_access_key"), not "max_tokens"
@@ -171,13 +172,22 @@ def load_model_settings(data: dict[str, Any] | str, *, where: str) -> ModelSetti
 # ---------------------------------------------------------------------------- environment
 
 
-def model_timeout_s() -> float:
-    """Seconds one model call may take: `T2T_MODEL_TIMEOUT_S`, else 120."""
-    raw = os.environ.get("T2T_MODEL_TIMEOUT_S", "120")
+def _seconds(name: str, default: str) -> float:
+    raw = os.environ.get(name, default)
     try:
         return float(raw)
     except ValueError:
-        raise ConfigError(f"T2T_MODEL_TIMEOUT_S must be a number of seconds, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+
+
+def model_timeout_s() -> float:
+    """Seconds one model call may take: `T2T_MODEL_TIMEOUT_S`, else 120."""
+    return _seconds("T2T_MODEL_TIMEOUT_S", "120")
+
+
+def sim_latency_s() -> float:
+    """Mean delay of the `t2t/sim-latency` probe: `T2T_SIM_LATENCY_S`, else 1 second."""
+    return _seconds("T2T_SIM_LATENCY_S", "1")
 
 
 def retry_wait_s() -> float:
