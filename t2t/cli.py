@@ -225,7 +225,25 @@ def _report(args: argparse.Namespace) -> int:
         raise ConfigError(f"--k must be at least 1, not {args.k}")
     csv = prepare_output(args.csv, force=True) if args.csv is not None else None
     _print_report(args.results, max_k=args.k, csv=csv)
+    if args.html is not None:
+        _html_report(args)
     return 0
+
+
+def _html_report(args: argparse.Namespace) -> None:
+    from t2t.report import load_section, write_report
+
+    tasks = args.tasks or [None]
+    if len(tasks) == 1:
+        tasks = tasks * len(args.results)
+    if len(tasks) != len(args.results):
+        raise ConfigError(
+            f"give --tasks once for all results files or once per file ({len(args.results)}), "
+            f"not {len(args.tasks)} times"
+        )
+    sections = [load_section(r, t) for r, t in zip(args.results, tasks, strict=True)]
+    path = write_report(sections, args.html, figures_dir=args.figures)
+    print(f"wrote {path}" + (f" and figures under {args.figures}" if args.figures else ""))
 
 
 def _print_report(
@@ -372,6 +390,15 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
     report.add_argument("--k", type=int, help="largest k for pass^k (default: fewest trials)")
     report.add_argument("--csv", type=Path, help="also write the table as CSV")
+    report.add_argument("--html", type=Path, help="also write an HTML page with tables + figures")
+    report.add_argument(
+        "--tasks",
+        type=Path,
+        action="append",
+        help="the task set (tasks.jsonl) each results file ran, for the failure types; "
+        "once for all files or once per file",
+    )
+    report.add_argument("--figures", type=Path, help="with --html: each figure as HTML (+ PNG)")
 
     tau2 = commands.add_parser("tau2", help="τ²-bench interop")
     tau2_commands = tau2.add_subparsers(dest="tau2_command", required=True, metavar="COMMAND")

@@ -49,25 +49,18 @@ def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: b
 
 def _benchmark_probes(domain: Domain, out: Path, *, progress: bool) -> dict[str, Any]:
     """Play a few tasks of each kind with every probe; the oracle must score 1 everywhere."""
-    from t2t.episode_log import read_episodes
     from t2t.evaluate import summarize
     from t2t.probes import PROBES
-    from t2t.rollout import RunConfig, run_rollouts
     from t2t.task_set import open_task_set
+    from t2t.workbench import benchmark, per_kind
 
     tasks, env = open_task_set(out / "tasks" / domain.name / "tasks.jsonl")
-    chosen = [
-        task
-        for kind in ("base", "ambiguous", "changing", "infeasible")
-        for task in [t for t in tasks if t.variant.kind == kind][:PROBE_TASKS_PER_KIND]
-    ]
+    chosen = per_kind(tasks, PROBE_TASKS_PER_KIND)
     path = out / "runs" / f"{domain.name}_probes.jsonl"
     path.unlink(missing_ok=True)  # the demo is regenerated from seeds: start afresh
     started = time.perf_counter()
-    for probe in PROBES:
-        config = RunConfig(agent=f"t2t/{probe}", trials=PROBE_TRIALS)
-        run_rollouts(chosen, env, config, path, progress=progress)
-    episodes = read_episodes(path)
+    agents = [f"t2t/{probe}" for probe in PROBES]
+    episodes = benchmark(chosen, env, path, agents=agents, trials=PROBE_TRIALS, progress=progress)
     table = summarize(episodes)
     return {
         "path": str(path),

@@ -28,16 +28,19 @@ __all__ = [
     "REFUSAL",
     "TRANSFER_TOOL",
     "VARIANT_ORDER",
+    "call_key",
     "evaluate_episode",
     "format_table",
     "is_infra_error",
     "mentions",
+    "mutates",
     "parse_withheld",
     "pass_hat_k",
     "pass_k_long",
     "pass_k_matrix",
     "score_episode",
     "summarize",
+    "variant_sort_key",
 ]
 
 COMPONENTS = (
@@ -149,6 +152,11 @@ def _coerced(env: Environment, name: str, arguments: dict[str, Any]) -> dict[str
     return normalize(arguments)
 
 
+def call_key(env: Environment, call: ToolCall) -> tuple[str, str]:
+    """A call's identity for comparing calls: its name and its arguments as the tool sees them."""
+    return call.name, canonical_json(_coerced(env, call.name, call.arguments))
+
+
 def _includes(arguments: dict[str, Any], partial: dict[str, Any]) -> bool:
     return all(k in arguments and arguments[k] == normalize(v) for k, v in partial.items())
 
@@ -255,7 +263,7 @@ def evaluate_episode(task: Task, messages: list[Message], env: Environment) -> R
         before = messages if asked_by is None else messages[:asked_by]
         heard = [m.content for m in before if m.role == "user" and m.content]
         clarified_ok = _told(str(variant["withheld"]), variant.get("gold_value"), heard)
-    writes = [i for i, (_, c) in enumerate(located) if _mutates(env, c.name)]
+    writes = [i for i, (_, c) in enumerate(located) if mutates(env, c.name)]
     details["first_write_index"] = writes[0] if writes else None
 
     refused_ok = None
@@ -276,7 +284,7 @@ def evaluate_episode(task: Task, messages: list[Message], env: Environment) -> R
     )
 
 
-def _mutates(env: Environment, name: str) -> bool:
+def mutates(env: Environment, name: str) -> bool:
     spec = env.domain.tools.get(name)
     return spec is not None and spec.mutates
 
@@ -289,10 +297,10 @@ def _ambiguous_write(
     The clarification must come before that write; writes for the user's earlier, unambiguous
     requests may come first (a task with several requests is ambiguous only in its last one).
     """
-    gold_writes = [c.name for c in task.gold_calls if _mutates(env, c.name)]
+    gold_writes = [c.name for c in task.gold_calls if mutates(env, c.name)]
     target = gold_writes[-1] if gold_writes else None
     for index, call in located:
-        if _mutates(env, call.name) and (target is None or call.name == target):
+        if mutates(env, call.name) and (target is None or call.name == target):
             return index
     return None
 
@@ -401,20 +409,22 @@ def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.Da
 
 
 def pass_k_long(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
-    """pass^k in long form (agent_model, user_model, variant, k, pass_hat_k), for plotting."""
+    """pass^k in long form (agent_model, user_model, [config,] variant, k, pass_hat_k)."""
     import pandas as pd
 
     table = summarize(episodes, max_k=max_k)
-    keys = ["agent_model", "user_model", "variant"]
+    keys = [c for c in ("agent_model", "user_model", "config") if c in table.columns]
+    keys.append("variant")
     passes = [c for c in table.columns if c.startswith("pass^")]
     long = table.melt(id_vars=keys, value_vars=passes, var_name="k", value_name="pass_hat_k")
     long = long.dropna(subset=["pass_hat_k"])
     long["k"] = long["k"].str.removeprefix("pass^").astype(int)
-    long = long.sort_values([*keys, "k"], key=_variant_sort_key, kind="stable")
+    long = long.sort_values([*keys, "k"], key=variant_sort_key, kind="stable")
     return pd.DataFrame(long).reset_index(drop=True)
 
 
-def _variant_sort_key(column: pd.Series) -> pd.Series:
+def variant_sort_key(column: pd.Series) -> pd.Series:
+    """Sort key putting variants in VARIANT_ORDER (base first, unknown kinds last)."""
     if column.name != "variant":
         return column
     rank = {v: i for i, v in enumerate(VARIANT_ORDER)}

@@ -21,10 +21,12 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "ModelSettings",
     "cache_dir",
+    "configured_models",
     "is_secret_key",
     "load_model_settings",
     "model_timeout_s",
     "read_config_file",
+    "results_root",
     "retry_wait_s",
     "sim_latency_s",
 ]
@@ -206,3 +208,15 @@ def cache_dir() -> Path | None:
     """Where model replies are cached when a caller names no cache: `T2T_CACHE_DIR`, else none."""
     raw = os.environ.get("T2T_CACHE_DIR", "").strip()
     return Path(raw).expanduser() if raw else None
+
+
+def results_root() -> Path | None:
+    """Where the notebooks keep their results when set: `T2T_RESULTS`, else none."""
+    raw = os.environ.get("T2T_RESULTS", "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def configured_models() -> list[str]:
+    """Real models to benchmark besides the probes: `T2T_MODELS`, comma-separated (default none)."""
+    raw = os.environ.get("T2T_MODELS", "")
+    return [name.strip() for name in raw.split(",") if name.strip()]

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "t2t"
 
 # The extras that environment.yml installs alongside [project] dependencies.
-CONDA_EXTRAS = ("dev", "tau2ref")
+CONDA_EXTRAS = ("dev", "notebooks", "tau2ref")
 
 # Libraries `import t2t` must not load (STYLE.md, TID253): each costs seconds or pulls a stack.
 HEAVY = ("litellm", "plotly", "transformers", "torch", "trl", "ipywidgets", "ray", "pandas")
@@ -36,7 +36,7 @@ LAYERS = (
     ("llm",),
     ("explore", "convert", "intents", "verify"),
     ("users", "agents", "probes", "rollout", "rollout_shards", "evaluate"),
-    ("analysis", "widgets", "train", "tau2"),
+    ("analysis", "widgets", "workbench", "report", "generate", "train", "tau2"),
     ("cli", "__init__"),
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
