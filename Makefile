@@ -23,7 +23,7 @@ help:
 	@echo "             executed notebooks in results/notebooks, quick benchmarks"
 	@echo "make notebooks  execute every notebook with papermill into results/notebooks"
 	@echo "make browser-deps  Debian's Chromium for the browser test and PNG figures (apt-get)"
-	@echo "make bench   full replay, generation and rollout benchmarks (results/benchmarks/)"
+	@echo "make bench   full replay, generation, rollout and inspector benchmarks (results/benchmarks/)"
 	@echo "make format  ruff format + ruff check --fix"
 	@echo "make clean   remove $(VENV) and caches (keeps results/)"
 
@@ -102,6 +102,7 @@ run: venv
 	$(BIN)/python benchmarks/replay.py --quick
 	$(BIN)/python benchmarks/generate.py --quick
 	$(BIN)/python benchmarks/rollout.py --quick
+	$(BIN)/python benchmarks/inspector.py --quick
 
 # Executed copies (with outputs) of every notebook; they keep their own results in results/workbench.
 notebooks: venv
@@ -116,6 +117,7 @@ bench: venv
 	$(BIN)/python benchmarks/replay.py
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/rollout.py
+	$(BIN)/python benchmarks/inspector.py
 
 format: venv
 	$(BIN)/ruff format .

@@ -11,6 +11,7 @@ plotly is imported by the figure functions only, keeping `import t2t` light.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from t2t.env import Environment
-from t2t.errors import DataError
+from t2t.errors import ConfigError, DataError
 from t2t.evaluate import (
     COMPONENTS,
     TRANSFER_TOOL,
@@ -30,6 +31,7 @@ from t2t.evaluate import (
     variant_sort_key,
 )
 from t2t.schema import Episode, Task, ToolCall
+from t2t.settings import chromium_override
 from t2t.verify import initial_environment, replay_calls
 
 if TYPE_CHECKING:
@@ -99,18 +101,22 @@ def _state_failures(episode: Episode, task: Task, env: Environment) -> list[str]
 
 
 def _acted_on_first_goal(episode: Episode, task: Task, env: Environment, replay: Any) -> bool:
-    """Some write the agent made belongs to goal A only, or all its writes are goal A's."""
+    """The agent carried out goal A: a write of A's own, or all of A and none of B's own."""
     goal_a = {
         call_key(env, ToolCall(name=row["name"], arguments=row.get("arguments", {})))
         for row in task.variant.details.get("goal_a", [])
     }
-    gold = {call_key(env, c) for c in task.gold_calls}
+    gold = {call_key(env, c) for c in task.gold_calls if mutates(env, c.name)}
+    goal_a = {key for key in goal_a if mutates(env, key[0])}
     made = {
         call_key(env, c)
         for c, r in zip(episode.tool_calls, replay.results, strict=True)
         if r.ok and mutates(env, c.name)
     }
-    return bool(made & (goal_a - gold)) or (bool(made) and made <= goal_a)
+    # a write only goal A has, or all of A (when B adds to A) and nothing of B's own
+    return bool(made & (goal_a - gold)) or (
+        bool(goal_a) and goal_a <= made and not made & (gold - goal_a)
+    )
 
 
 def classify_failures(episode: Episode, task: Task | None, env: Environment | None) -> list[str]:
@@ -133,12 +139,10 @@ def classify_failures(episode: Episode, task: Task | None, env: Environment | No
         found.add("tool_error_loop" if loop else "premature_end")
     if reward.forbidden_ok is False or reward.details.get("violations"):
         found.add("policy_violation")
-    if reward.refused_ok is False or (
-        reward.required_ok is False and episode.variant == "infeasible"
-    ):
+    if reward.refused_ok is False:
         found.add("failed_to_refuse")
-    if reward.clarified_ok is False:
-        found.add("no_clarification")
+    if reward.clarified_ok is False and reward.details.get("first_write_index") is not None:
+        found.add("no_clarification")  # it wrote without asking; with no write, it gave up
     if reward.required_ok is False and episode.variant == "changing":
         found.add("ignored_change")
     if reward.state_ok is False and task is not None and env is not None:
@@ -375,28 +379,36 @@ def cost_vs_success(frame: pd.DataFrame) -> go.Figure:
 
 
 def turns_distribution(frame: pd.DataFrame) -> go.Figure:
-    """Conversation length (messages, tool messages included) per variant, pass vs fail."""
+    """Conversation length (messages, tool messages included) per variant, pass vs fail, per run."""
     import plotly.express as px
 
-    return px.box(
+    figure = px.box(
         frame,
         x="variant",
         y="turns",
         color="outcome",
+        facet_col="run",
         category_orders={"variant": _variants(frame["variant"]), "outcome": list(_OUTCOMES)},
-        title="Turns per episode",
+        labels={"turns": "messages"},
+        title="Conversation length per episode",
     )
+    return _plain_facet_titles(figure)
 
 
 def standard_figures(episodes: Sequence[Episode], frame: pd.DataFrame) -> dict[str, go.Figure]:
-    """The five figures of a results page, by file name."""
-    return {
-        "pass_k_curves": pass_k_curves(episodes),
-        "pass_k_heatmap": pass_k_heatmap(episodes),
-        "failure_breakdown": failure_breakdown(frame),
-        "cost_vs_success": cost_vs_success(frame),
-        "turns_distribution": turns_distribution(frame),
-    }
+    """The five figures of a results page, by file name; those with nothing to show are left out
+    (pass^k and cost when every episode was an infra error, the breakdown when none failed).
+    """
+    figures = {}
+    if (frame["outcome"] != "infra_error").any():
+        figures["pass_k_curves"] = pass_k_curves(episodes)
+        figures["pass_k_heatmap"] = pass_k_heatmap(episodes)
+    if (frame["outcome"] != "pass").any():
+        figures["failure_breakdown"] = failure_breakdown(frame)
+    if (frame["outcome"] != "infra_error").any():
+        figures["cost_vs_success"] = cost_vs_success(frame)
+    figures["turns_distribution"] = turns_distribution(frame)
+    return figures
 
 
 def save_figures(
@@ -408,14 +420,17 @@ def save_figures(
     missing Chromium with `png=True` is an error that says what to install.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write figures to {folder}: {exc.strerror or exc}") from None
     written = []
     for name, figure in figures.items():
         path = folder / f"{name}.html"
         figure.write_html(path, include_plotlyjs="directory")
         written.append(path)
     if png is None:
-        png = _chromium() is not None
+        png = _chromium() is not None and importlib.util.find_spec("kaleido") is not None
     if png:
         written += _write_pngs(figures, folder)
     return written
@@ -424,6 +439,8 @@ def save_figures(
 def _chromium() -> str | None:
     import shutil
 
+    if chosen := chromium_override():
+        return chosen
     for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
         if found := shutil.which(name):
             return found
@@ -433,7 +450,7 @@ def _chromium() -> str | None:
 def _write_pngs(figures: Mapping[str, go.Figure], folder: Path) -> list[Path]:
     import os
 
-    from t2t.errors import ConfigError, MissingDependencyError
+    from t2t.errors import MissingDependencyError
 
     browser = _chromium()
     if browser is None:

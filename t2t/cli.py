@@ -223,6 +223,8 @@ def _report(args: argparse.Namespace) -> int:
 
     if args.k is not None and args.k < 1:
         raise ConfigError(f"--k must be at least 1, not {args.k}")
+    if args.html is None and (args.tasks or args.figures):
+        raise ConfigError("--tasks and --figures go with --html (the HTML report)")
     csv = prepare_output(args.csv, force=True) if args.csv is not None else None
     _print_report(args.results, max_k=args.k, csv=csv)
     if args.html is not None:
@@ -242,7 +244,7 @@ def _html_report(args: argparse.Namespace) -> None:
             f"not {len(args.tasks)} times"
         )
     sections = [load_section(r, t) for r, t in zip(args.results, tasks, strict=True)]
-    path = write_report(sections, args.html, figures_dir=args.figures)
+    path = write_report(sections, args.html, figures_dir=args.figures, max_k=args.k)
     print(f"wrote {path}" + (f" and figures under {args.figures}" if args.figures else ""))
 
 

@@ -37,7 +37,9 @@ class ReportSection:
     frame: pd.DataFrame
 
 
-def load_section(results: str | Path, tasks: str | Path | None = None) -> ReportSection:
+def load_section(
+    results: str | Path, tasks: str | Path | None = None, *, title: str | None = None
+) -> ReportSection:
     """Read a results file (and the task set it ran, for the final-state failure types)."""
     results = Path(results)
     if not results.is_file():
@@ -45,8 +47,11 @@ def load_section(results: str | Path, tasks: str | Path | None = None) -> Report
     episodes = read_episodes(results)
     if not episodes:
         raise ConfigError(f"{results}: no episodes yet")
-    task_list, env = open_task_set(tasks) if tasks is not None else ([], None)
-    return ReportSection(results.stem, episodes, episode_frame(episodes, task_list, env))
+    if tasks is None:
+        frame = episode_frame(episodes)
+    else:
+        frame = episode_frame(episodes, *open_task_set(tasks))
+    return ReportSection(title or results.stem, episodes, frame)
 
 
 _STYLE = """
@@ -64,14 +69,20 @@ def _table(frame: pd.DataFrame, *, index: bool = False) -> str:
     return f"<div class='wide'>{table}</div>"
 
 
-def _section_html(section: ReportSection, figures_dir: Path | None, png: bool | None) -> str:
+def _section_html(
+    section: ReportSection,
+    title: str,
+    figures_dir: Path | None,
+    png: bool | None,
+    max_k: int | None,
+) -> str:
     figures = standard_figures(section.episodes, section.frame)
     if figures_dir is not None:
-        save_figures(figures, figures_dir / section.title, png=png)
-    table = summarize(section.episodes)
+        save_figures(figures, figures_dir / title, png=png)
+    table = summarize(section.episodes, max_k=max_k)
     failures = failure_counts(section.frame)
     parts = [
-        f"<h2>{html.escape(section.title)}</h2>",
+        f"<h2>{html.escape(title)}</h2>",
         f"<p class='note'>{len(section.episodes)} episodes, "
         f"{section.frame['task_id'].nunique()} tasks.</p>",
         f"<h3>{html.escape(pass_k_matrix(table).attrs['title'])}</h3>",
@@ -91,8 +102,12 @@ def write_report(
     *,
     figures_dir: str | Path | None = None,
     png: bool | None = None,
+    max_k: int | None = None,
 ) -> Path:
-    """Write the page to `path`; with `figures_dir`, each figure also as HTML (and PNG)."""
+    """Write the page to `path`; with `figures_dir`, each figure also as HTML (and PNG).
+
+    `max_k` caps the summary's pass^k columns (default: the fewest trials of any task).
+    """
     from plotly.offline import get_plotlyjs
 
     if not sections:
@@ -100,7 +115,16 @@ def write_report(
     path = prepare_output(path, force=True)
     folder = Path(figures_dir) if figures_dir is not None else None
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    body = "\n".join(_section_html(s, folder, png) for s in sections)
+    seen: dict[str, int] = {}
+    titles = []
+    for section in sections:  # one figure folder and heading per section, even for twin names
+        seen[section.title] = seen.get(section.title, 0) + 1
+        count = seen[section.title]
+        titles.append(section.title if count == 1 else f"{section.title}-{count}")
+    body = "\n".join(
+        _section_html(s, title, folder, png, max_k)
+        for s, title in zip(sections, titles, strict=True)
+    )
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>t2t report</title>"
         f"<style>{_STYLE}</style><script>{get_plotlyjs()}</script></head><body>"

@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "ModelSettings",
     "cache_dir",
+    "chromium_override",
     "configured_models",
     "is_secret_key",
     "load_model_settings",
@@ -220,3 +221,8 @@ def configured_models() -> list[str]:
     """Real models to benchmark besides the probes: `T2T_MODELS`, comma-separated (default none)."""
     raw = os.environ.get("T2T_MODELS", "")
     return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def chromium_override() -> str | None:
+    """A Chromium to use for PNG figures and the browser test: `T2T_CHROMIUM`, else none."""
+    return os.environ.get("T2T_CHROMIUM", "").strip() or None

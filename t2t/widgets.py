@@ -29,7 +29,7 @@ __all__ = ["TrajectoryInspector"]
 _ALL = "all"
 _VARIANTS = ("base", "ambiguous", "changing", "infeasible")
 _OUTCOMES = ("pass", "fail", "infra_error")
-_NEEDED = {"task_id", "variant", "agent_model", "trial", "outcome", "failure", "failures"}
+_NEEDED = {"task_id", "variant", "run", "trial", "outcome", "failure", "failures"}
 _COLOURS = {"user": "#1f6feb", "assistant": "#1a7f37", "tool": "#6e7781", "system": "#8250df"}
 _RESULT_CHARS = 600  # a tool result beyond this is cut: a product list can run to pages
 _VALUE_CHARS = 400
@@ -77,7 +77,8 @@ class TrajectoryInspector:
             return box.add_class(f"t2t-filter-{name}")
 
         others = sorted(set(self.frame["variant"]) - set(_VARIANTS))
-        self.model = dropdown("model", [_ALL, *sorted(self.frame["agent_model"].unique())])
+        # one entry per run: the agent, plus its user / settings where it has several
+        self.model = dropdown("model", [_ALL, *sorted(self.frame["run"].unique())])
         self.variant = dropdown("variant", [_ALL, *_VARIANTS, *others])
         self.outcome = dropdown("outcome", [_ALL, *_OUTCOMES])
         self.failure = dropdown("failure", [_ALL, *self._failure_types()])
@@ -162,7 +163,7 @@ class TrajectoryInspector:
 
         frame = self.frame
         mask = pd.Series(True, index=frame.index)
-        for box, column in ((self.model, "agent_model"), (self.variant, "variant")):
+        for box, column in ((self.model, "run"), (self.variant, "variant")):
             if box.value != _ALL:
                 mask &= frame[column] == box.value
         if self.outcome.value != _ALL:
@@ -180,7 +181,7 @@ class TrajectoryInspector:
         head = self._filtered.head(self.page_size)
         self._shown = [int(i) for i in head.index]
         labels = [
-            f"{r.task_id} · {r.variant} · {r.agent_model} · trial {r.trial} · "
+            f"{r.task_id} · {r.variant} · {r.run} · trial {r.trial} · "
             + ("✓" if r.outcome == "pass" else f"✗ {r.failure}")
             for r in head.itertuples()
         ]
@@ -276,7 +277,7 @@ def _calls_html(
 ) -> str:
     """Gold and agent calls side by side, by position; marks say which match and which failed."""
     gold_keys = {call_key(env, c) for c in gold}
-    made_keys = {call_key(env, c) for c in made}
+    made_keys = {call_key(env, c) for c, r in zip(made, results, strict=True) if r.ok}
     rows = []
     for i in range(max(len(gold), len(made))):
         left = right = ""
@@ -295,7 +296,9 @@ def _calls_html(
                 right = _call_text(made[i], "t2t-extra", "· not in gold")
         rows.append(f"<tr><td>{i}</td><td>{left}</td><td>{right}</td></tr>")
     failed = sum(not r.ok for r in results)
-    matched = sum(call_key(env, c) in gold_keys for c in made)
+    matched = sum(
+        r.ok and call_key(env, c) in gold_keys for c, r in zip(made, results, strict=True)
+    )
     return (
         "<table style='border-collapse:collapse' border='1' cellpadding='4'>"
         f"<tr><th>#</th><th>gold ({len(gold)} calls)</th>"
@@ -364,7 +367,7 @@ def _reward_html(episode: Episode, failures: str) -> str:
         "error": episode.error,
         "cost": f"${episode.cost_usd:.4f}",
         "tokens": episode.tokens,
-        "turns": sum(m.role in ("user", "assistant") for m in episode.messages),
+        "turns": len(episode.messages),  # as in episode_frame and summarize
         "tool calls": len(episode.tool_calls),
         "duration": f"{episode.duration_s:.1f} s",
     }
