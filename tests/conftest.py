@@ -9,6 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import t2t
+from t2t.evaluate import evaluate_episode
+from t2t.schema import Episode, Message, ToolCall
 
 # CI machines are shared and small: a stalled second is not a slow strategy, and timing limits
 # would make property tests flaky rather than stricter.
@@ -207,3 +209,24 @@ def shared_task_set_path(tmp_path_factory, n):
             t2t.generate_tasks(config, folder, workers=1, progress=False)
             (folder / "ready").touch()
     return folder / "tasks.jsonl"
+
+
+def played(task, env, calls, *, said=("Done.",), termination="user_stop", variant=None):
+    """A scored episode in which the agent makes `calls` (each answered) and says `said`."""
+    messages = [Message(role="user", content="Hi, I need help.")]
+    for i, call in enumerate(calls):
+        call = ToolCall(name=call.name, arguments=call.arguments, id=f"c{i}")
+        messages += [
+            Message(role="assistant", tool_calls=[call]),
+            Message(role="tool", tool_call_id=f"c{i}", content="{}"),
+        ]
+    messages += [Message(role="assistant", content=text) for text in said]
+    return Episode(
+        task_id=task.id,
+        variant=variant or task.variant.kind,
+        agent_model="a",
+        user_model="u",
+        messages=messages,
+        termination_reason=termination,
+        reward=evaluate_episode(task, messages, env),
+    )

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import shared_task_set_path
+from conftest import played, shared_task_set_path
 
 from t2t.analysis import (
     FAILURE_TYPES,
@@ -19,10 +19,9 @@ from t2t.analysis import (
 from t2t.cli import main
 from t2t.episode_log import read_episodes
 from t2t.errors import ConfigError, DataError
-from t2t.evaluate import evaluate_episode, mutates, summarize
+from t2t.evaluate import mutates, summarize
 from t2t.report import load_section, write_report
 from t2t.rollout import RunConfig, run_rollouts
-from t2t.schema import Episode, Message, ToolCall
 from t2t.task_set import open_task_set
 from t2t.workbench import per_kind
 
@@ -53,27 +52,6 @@ def frame(probe_run, task_set):
 
 def by_id(task_set):
     return {t.id: t for t in task_set[0]}
-
-
-def played(task, env, calls, *, said=("Done.",), termination="user_stop", variant=None):
-    """A scored episode in which the agent makes `calls` (each answered) and says `said`."""
-    messages = [Message(role="user", content="Hi, I need help.")]
-    for i, call in enumerate(calls):
-        call = ToolCall(name=call.name, arguments=call.arguments, id=f"c{i}")
-        messages += [
-            Message(role="assistant", tool_calls=[call]),
-            Message(role="tool", tool_call_id=f"c{i}", content="{}"),
-        ]
-    messages += [Message(role="assistant", content=text) for text in said]
-    return Episode(
-        task_id=task.id,
-        variant=variant or task.variant.kind,
-        agent_model="a",
-        user_model="u",
-        messages=messages,
-        termination_reason=termination,
-        reward=evaluate_episode(task, messages, env),
-    )
 
 
 def base_task_with_write(task_set):

@@ -3,16 +3,16 @@
 import sys
 
 import pytest
-from conftest import shared_task_set_path
+from conftest import played, shared_task_set_path
 
 import t2t.analysis
 from t2t.analysis import classify_failures, episode_frame, save_figures, turns_distribution
 from t2t.cli import main
 from t2t.episode_log import read_episodes
-from t2t.evaluate import TRANSFER_TOOL, call_key, evaluate_episode, mutates
+from t2t.evaluate import TRANSFER_TOOL, call_key, mutates
 from t2t.report import load_section, write_report
 from t2t.rollout import RunConfig, run_rollouts
-from t2t.schema import Episode, Message, ToolCall
+from t2t.schema import ToolCall
 from t2t.task_set import open_task_set
 from t2t.widgets import TrajectoryInspector
 from t2t.workbench import per_kind
@@ -39,27 +39,6 @@ def small_run(tmp_path_factory, task_set_path, task_set):
         config = RunConfig(agent=f"t2t/{probe}", trials=2)
         run_rollouts(per_kind(tasks, 1), env, config, out, progress=False)
     return out, read_episodes(out)
-
-
-def played(task, env, calls, *, said=("Done.",), termination="user_stop"):
-    """A scored episode in which the agent makes `calls` (each answered) and says `said`."""
-    messages = [Message(role="user", content="Hi, I need help.")]
-    for i, call in enumerate(calls):
-        call = ToolCall(name=call.name, arguments=call.arguments, id=f"c{i}")
-        messages += [
-            Message(role="assistant", tool_calls=[call]),
-            Message(role="tool", tool_call_id=f"c{i}", content="{}"),
-        ]
-    messages += [Message(role="assistant", content=text) for text in said]
-    return Episode(
-        task_id=task.id,
-        variant=task.variant.kind,
-        agent_model="a",
-        user_model="u",
-        messages=messages,
-        termination_reason=termination,
-        reward=evaluate_episode(task, messages, env),
-    )
 
 
 def first_of(tasks, kind):
