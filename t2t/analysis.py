@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
@@ -32,7 +32,7 @@ from t2t.evaluate import (
 )
 from t2t.schema import Episode, Task, ToolCall
 from t2t.settings import chromium_override
-from t2t.verify import initial_environment, replay_calls
+from t2t.verify import ReplayResult, initial_environment, replay_calls
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,14 +100,16 @@ def _state_failures(episode: Episode, task: Task, env: Environment) -> list[str]
     return sorted(found)
 
 
-def _acted_on_first_goal(episode: Episode, task: Task, env: Environment, replay: Any) -> bool:
+def _acted_on_first_goal(
+    episode: Episode, task: Task, env: Environment, replay: ReplayResult
+) -> bool:
     """The agent carried out goal A: a write of A's own, or all of A and none of B's own."""
     goal_a = {
         call_key(env, ToolCall(name=row["name"], arguments=row.get("arguments", {})))
         for row in task.variant.details.get("goal_a", [])
+        if mutates(env, row["name"])
     }
     gold = {call_key(env, c) for c in task.gold_calls if mutates(env, c.name)}
-    goal_a = {key for key in goal_a if mutates(env, key[0])}
     made = {
         call_key(env, c)
         for c, r in zip(episode.tool_calls, replay.results, strict=True)
@@ -143,11 +145,9 @@ def classify_failures(episode: Episode, task: Task | None, env: Environment | No
         found.add("failed_to_refuse")
     if reward.clarified_ok is False and reward.details.get("first_write_index") is not None:
         found.add("no_clarification")  # it wrote without asking; with no write, it gave up
-    if reward.required_ok is False and episode.variant == "changing":
-        found.add("ignored_change")
     if reward.state_ok is False and task is not None and env is not None:
         found.update(_state_failures(episode, task, env))
-    if reward.state_ok is False and task is not None and episode.variant != "infeasible":
+    if reward.state_ok is False and episode.variant != "infeasible":
         if any(c.name == TRANSFER_TOOL for c in episode.tool_calls):
             found.add("premature_end")  # handed a feasible request to a human
     if reward.communicate_ok is False:

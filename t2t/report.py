@@ -80,13 +80,14 @@ def _section_html(
     if figures_dir is not None:
         save_figures(figures, figures_dir / title, png=png)
     table = summarize(section.episodes, max_k=max_k)
+    matrix = pass_k_matrix(table)
     failures = failure_counts(section.frame)
     parts = [
         f"<h2>{html.escape(title)}</h2>",
         f"<p class='note'>{len(section.episodes)} episodes, "
         f"{section.frame['task_id'].nunique()} tasks.</p>",
-        f"<h3>{html.escape(pass_k_matrix(table).attrs['title'])}</h3>",
-        _table(pass_k_matrix(table), index=True),
+        f"<h3>{html.escape(matrix.attrs['title'])}</h3>",
+        _table(matrix, index=True),
         "<h3>Summary</h3>",
         _table(table),
         "<h3>Failures</h3>",
