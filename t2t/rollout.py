@@ -51,6 +51,7 @@ __all__ = [
     "load_run_config",
     "RunStats",
     "pending_keys",
+    "run_keys",
     "task_hash",
     "run_episode",
     "run_rollouts",
@@ -349,17 +350,25 @@ def pending_keys(
         if retry_errors and episode.termination_reason == "infra_error":
             continue
         done.add(episode_key(episode))
-    digest = config.config_hash()
     todo, skipped = [], 0
+    for task, trial, key in run_keys(tasks, env, config):
+        if key in done:
+            skipped += 1
+        else:
+            todo.append((task, trial))
+    return todo, skipped
+
+
+def run_keys(
+    tasks: Sequence[Task], env: Environment, config: RunConfig
+) -> Iterator[tuple[Task, int, EpisodeKey]]:
+    """Each (task, trial) of a run with the key its episode carries (`episode_log.episode_key`)."""
+    digest = config.config_hash()
     for task in tasks:
         content = task_hash(task, env)
         for trial in range(config.trials):
             key = (task.id, task.variant.kind, config.agent, config.user, trial, digest, content)
-            if key in done:
-                skipped += 1
-            else:
-                todo.append((task, trial))
-    return todo, skipped
+            yield task, trial, key
 
 
 def _check_run(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None:

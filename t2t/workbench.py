@@ -16,7 +16,7 @@ from t2t.episode_log import episode_key, read_episodes
 from t2t.files import read_json
 from t2t.generate import GenerateConfig, generate_tasks
 from t2t.intents import INTENT_KINDS
-from t2t.rollout import RunConfig, run_rollouts, task_hash
+from t2t.rollout import RunConfig, run_keys, run_rollouts
 from t2t.schema import Episode, Task
 from t2t.settings import configured_models, results_root
 from t2t.task_set import open_task_set
@@ -81,15 +81,9 @@ def benchmark(
     Episodes already in `out` are not run again. Returns the episodes of these tasks, agents and
     trials only: `out` may also hold those of other task sets or agents (all kept for reports).
     """
-    contents = [(task.id, task.variant.kind, task_hash(task, env)) for task in tasks]
     wanted = set()
     for agent in agents:
         config = RunConfig(agent=agent, user=user, trials=trials)
         run_rollouts(tasks, env, config, out, progress=progress)
-        digest = config.config_hash()
-        wanted |= {
-            (task_id, kind, agent, user, trial, digest, content)
-            for task_id, kind, content in contents
-            for trial in range(trials)
-        }
+        wanted |= {key for _, _, key in run_keys(tasks, env, config)}
     return [episode for episode in read_episodes(out) if episode_key(episode) in wanted]
