@@ -23,7 +23,7 @@ help:
 	@echo "             executed notebooks in results/notebooks, quick benchmarks"
 	@echo "make notebooks  execute every notebook with papermill into results/notebooks"
 	@echo "make browser-deps  Debian's Chromium for the browser test and PNG figures (apt-get)"
-	@echo "make bench   full replay, generation, rollout and inspector benchmarks (results/benchmarks/)"
+	@echo "make bench   full replay, generation, rollout, inspector and training benchmarks (results/benchmarks/)"
 	@echo "make format  ruff format + ruff check --fix"
 	@echo "make clean   remove $(VENV) and caches (keeps results/)"
 
@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml Makefile
 	  $(PYTHON) -m venv $(VENV); \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks,tau2ref]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks,tau2ref,train]'
 	$(BIN)/python -m pip install --quiet --no-deps '$(TAU2)'
 	$(BIN)/python -m pip install --quiet -e '.[ray]' \
 	  || echo "Ray did not install: the Ray backend test will be skipped"
@@ -103,6 +103,7 @@ run: venv
 	$(BIN)/python benchmarks/generate.py --quick
 	$(BIN)/python benchmarks/rollout.py --quick
 	$(BIN)/python benchmarks/inspector.py --quick
+	$(BIN)/python benchmarks/train.py --quick
 
 # Executed copies (with outputs) of every notebook; they keep their own results in results/workbench.
 notebooks: venv
@@ -118,6 +119,7 @@ bench: venv
 	$(BIN)/python benchmarks/generate.py
 	$(BIN)/python benchmarks/rollout.py
 	$(BIN)/python benchmarks/inspector.py
+	$(BIN)/python benchmarks/train.py
 
 format: venv
 	$(BIN)/ruff format .

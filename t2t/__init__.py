@@ -50,6 +50,10 @@ _LAZY = {
     "summarize": "t2t.evaluate",
     "episode_frame": "t2t.analysis",
     "TrajectoryInspector": "t2t.widgets",
+    "export_sft": "t2t.sft",
+    "TrainConfig": "t2t.train",
+    "train_sft": "t2t.train",
+    "compare_models": "t2t.compare",
 }
 
 
@@ -85,6 +89,7 @@ __all__ = [
     "Task",
     "Tool",
     "ToolCall",
+    "TrainConfig",
     "ToolCallError",
     "ToolResult",
     "Trajectory",
@@ -94,11 +99,13 @@ __all__ = [
     "builtin_domains",
     "check_episode_state",
     "check_variant",
+    "compare_models",
     "compare_states",
     "convert_walk",
     "episode_frame",
     "evaluate_episode",
     "explore_offline",
+    "export_sft",
     "generate_tasks",
     "load_domain",
     "load_run_config",
@@ -114,6 +121,7 @@ __all__ = [
     "run_rollouts_async",
     "summarize",
     "tool",
+    "train_sft",
     "verify_task",
     "walk_from_trajectory",
 ]

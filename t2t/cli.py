@@ -273,6 +273,133 @@ def _print_report(
         print(f"wrote {csv}")
 
 
+def _export_sft(args: argparse.Namespace) -> int:
+    from t2t.sft import export_sft
+
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    exported = export_sft(
+        args.results,
+        args.tasks,
+        args.out,
+        agents=agents,
+        per_task=args.per_task,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        split=args.split,
+        tokenizer=args.tokenizer,
+        force=args.force,
+    )
+    print(
+        f"wrote {exported.out}: {exported.examples['train']} training and "
+        f"{exported.examples['test']} test examples from {exported.successful} successful of "
+        f"{exported.episodes} episodes ({exported.duplicates} duplicates dropped); "
+        f"{exported.held_out_tasks} tasks held out"
+    )
+    for side in ("train", "test"):
+        variants = ", ".join(f"{v} {n}" for v, n in exported.per_variant[side].items()) or "none"
+        tokens = exported.tokens[side]
+        print(
+            f"  {side}: {variants}; tokens ({exported.tokenizer}) total {tokens['total']:.0f}, "
+            f"mean {tokens['mean']:.0f}, max {tokens['max']:.0f}"
+        )
+    return 0
+
+
+def _tiny_model(args: argparse.Namespace) -> int:
+    from t2t.tiny_model import TinyModelConfig, build_tiny_model, corpus
+
+    config = TinyModelConfig(seed=args.seed)
+    path = build_tiny_model(args.out, corpus(args.data), config, force=args.force)
+    print(f"wrote {path}: a random {config.layers}-layer Qwen3-shaped model and its tokenizer")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from t2t.train import TrainConfig, train_sft
+
+    settings = {
+        "base": args.base,
+        "data": str(args.data),
+        "method": "lora" if args.lora else "full",
+        "epochs": args.epochs,
+        "learning_rate": args.lr,
+        "batch_size": args.batch_size,
+        "gradient_accumulation": args.grad_accum,
+        "max_length": args.max_length,
+        "max_examples": args.max_examples,
+        "seed": args.seed,
+    }
+    try:
+        config = TrainConfig(**{k: v for k, v in settings.items() if v is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0])
+        flag = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}.get(field, field)
+        raise ConfigError(f"--{flag.replace('_', '-')}: {error['msg']}") from None
+    result = train_sft(config, args.out, force=args.force, progress=not args.quiet)
+    first, last = result.losses[0], result.losses[-1]
+    print(
+        f"wrote {result.out}: {result.steps} steps on {result.train_examples} examples "
+        f"({result.trained_tokens} assistant tokens) in {result.duration_s:.0f} s; "
+        f"training loss {first:.3f} -> {last:.3f}"
+    )
+    if result.test_loss_before is not None:
+        print(f"  test loss {result.test_loss_before:.3f} -> {result.test_loss_after:.3f}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from t2t.compare import compare_models, compare_table
+    from t2t.evaluate import format_table
+    from t2t.sft import read_split
+    from t2t.task_set import open_task_set
+
+    models = {}
+    for item in args.model:
+        label, _, model = item.partition("=")
+        if not model or not label:
+            raise ConfigError(f"--model expects LABEL=MODEL, got {item!r}")
+        models[label] = model
+    task_sets = {}
+    tasks, env = open_task_set(args.tasks, limit=None)
+    name = env.domain.name
+    if args.split is not None:
+        split = read_split(args.split)
+        tasks = [t for t in tasks if split.side(t.id) == "test"]
+        if not tasks:
+            raise ConfigError(f"{args.split}: no task of {args.tasks} is on the test side")
+        name = f"{name} (held out)"
+    task_sets[name] = (tasks[: args.limit] if args.limit else tasks, env)
+    for path in args.unseen or []:
+        unseen, unseen_env = open_task_set(path, limit=args.limit)
+        task_sets[f"{unseen_env.domain.name} (unseen)"] = (unseen, unseen_env)
+    params = {"max_tokens": args.max_tokens} if args.max_tokens else {}
+    frame = compare_models(
+        models,
+        task_sets,
+        args.out,
+        trials=args.trials,
+        user=args.user,
+        max_steps=args.max_steps,
+        agent_params=params,
+        progress=not args.quiet,
+    )
+    print(format_table(compare_table(frame).reset_index()))
+    frame.to_csv(Path(args.out) / "compare.csv", index=False)
+    written = _compare_figure(frame, Path(args.out))
+    print(f"wrote {Path(args.out) / 'compare.csv'} and {written}")
+    return 0
+
+
+def _compare_figure(frame: Any, out: Path) -> Path:
+    from t2t.analysis import save_figures
+    from t2t.compare import compare_figure
+
+    return save_figures({"compare": compare_figure(frame)}, out)[0]
+
+
 def _domains(args: argparse.Namespace) -> None:
     from t2t.domains import builtin_domains, load_domain
 
@@ -401,6 +528,74 @@ def _parser() -> argparse.ArgumentParser:
         "once for all files or once per file",
     )
     report.add_argument("--figures", type=Path, help="with --html: each figure as HTML (+ PNG)")
+
+    export = command(
+        "export-sft", _export_sft, "successful episodes as chat SFT data (OpenAI and HF JSONL)"
+    )
+    export.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
+    export.add_argument(
+        "--tasks",
+        type=Path,
+        action="append",
+        required=True,
+        help="a task set the results ran (tasks.jsonl); once per domain",
+    )
+    export.add_argument(
+        "--agents", help="comma-separated agents whose successes count (default: all)"
+    )
+    export.add_argument(
+        "--per-task", type=int, help="distinct conversations kept per task (default: all)"
+    )
+    export.add_argument("--test-fraction", type=float, default=0.2, help="task families held out")
+    export.add_argument("--seed", type=int, default=0, help="seed of the split")
+    export.add_argument("--split", type=Path, help="keep the split.json of an earlier export")
+    export.add_argument("--tokenizer", help="count tokens with this HF tokenizer (default chars/4)")
+    export.add_argument("--out", type=Path, required=True, help="output folder")
+    export.add_argument("--force", action="store_true", help="replace an earlier export")
+
+    tiny = command(
+        "tiny-model", _tiny_model, "build a tiny random Qwen3-shaped model to train offline"
+    )
+    tiny.add_argument("--data", type=Path, required=True, help="a t2t export-sft folder")
+    tiny.add_argument("--seed", type=int, default=0)
+    tiny.add_argument("--out", type=Path, required=True, help="model folder")
+    tiny.add_argument("--force", action="store_true", help="replace a model in --out")
+
+    train = command("train", _train, "fine-tune a HF causal LM on exported SFT data (TRL)")
+    train.add_argument("--base", required=True, help="HF model id or folder (e.g. Qwen/Qwen3-0.6B)")
+    train.add_argument("--data", type=Path, required=True, help="a t2t export-sft folder")
+    train.add_argument(
+        "--lora", action="store_true", help="LoRA (merged when saved) instead of full"
+    )
+    train.add_argument("--epochs", type=float, help="default 3")
+    train.add_argument("--lr", type=float, help="learning rate (default 1e-5)")
+    train.add_argument("--batch-size", type=int, help="per device (default 1)")
+    train.add_argument("--grad-accum", type=int, help="gradient accumulation steps (default 1)")
+    train.add_argument("--max-length", type=int, help="cut examples to this many tokens")
+    train.add_argument("--max-examples", type=int, help="train on the first N examples only")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--out", type=Path, required=True, help="model folder (resumes checkpoints)")
+    train.add_argument("--force", action="store_true", help="train again into a finished --out")
+
+    compare = command(
+        "compare", _compare, "before/after: models on the same tasks and user, pass^k per variant"
+    )
+    compare.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="LABEL=MODEL",
+        help="e.g. base=hf-local/models/tiny; give it once per model",
+    )
+    compare.add_argument("--tasks", type=Path, required=True, help="the training domain's tasks")
+    compare.add_argument("--split", type=Path, help="split.json: play only its test side")
+    compare.add_argument("--unseen", type=Path, action="append", help="tasks of an unseen domain")
+    compare.add_argument("--limit", type=int, help="only the first N tasks of each set")
+    compare.add_argument("--trials", type=int, default=1)
+    compare.add_argument("--user", default="scripted", help="scripted (default) or a litellm model")
+    compare.add_argument("--max-steps", type=int, default=30, help="agent turns per episode")
+    compare.add_argument("--max-tokens", type=int, help="tokens per agent reply")
+    compare.add_argument("--out", type=Path, required=True, help="folder (results resume)")
 
     tau2 = commands.add_parser("tau2", help="τ²-bench interop")
     tau2_commands = tau2.add_subparsers(dest="tau2_command", required=True, metavar="COMMAND")

@@ -39,6 +39,12 @@ from t2t.episode_log import (
 from t2t.errors import ConfigError, ModelCallError
 from t2t.evaluate import TRANSFER_TOOL, evaluate_episode
 from t2t.llm import Completion, raw_arguments, register_model, run_sync
+from t2t.local_model import (
+    check_local_model,
+    is_local,
+    model_fingerprint,
+    register_local_model,
+)
 from t2t.probes import check_probe, is_probe, register_probes, register_tasks
 from t2t.schema import SCHEMA_VERSION, Episode, Message, Task, ToolCall, ToolResult
 from t2t.settings import ModelSettings, is_secret_key, load_model_settings, read_config_file
@@ -47,6 +53,7 @@ from t2t.verify import initial_environment
 
 __all__ = [
     "TERMINATION_REASONS",
+    "TOOL_ERROR_PREFIX",
     "RunConfig",
     "load_run_config",
     "RunStats",
@@ -68,6 +75,7 @@ TERMINATION_REASONS = (
     "agent_error",
     "infra_error",
 )
+TOOL_ERROR_PREFIX = "Error: "  # how a failed call's tool message starts (what the agent sees)
 _MAX_TOOL_ERRORS = 10  # in a row: the agent is stuck in a loop
 
 
@@ -95,6 +103,9 @@ class RunConfig(BaseModel):
         content["agent_params"] = _public(self.agent_params)
         content["user_params"] = _public(self.user_params)
         content["schema_version"] = SCHEMA_VERSION
+        weights = {m: model_fingerprint(m) for m in (self.agent, self.user) if is_local(m)}
+        if weights:  # a local model retrained in place is another model
+            content["weights"] = weights
         text = json.dumps(content, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -280,8 +291,8 @@ async def _converse(task, state, config, trial, agent, user, messages, tally, se
                 return reason, None
         return "max_steps", None
     except ModelCallError as exc:
-        if exc.handler_error is not None and (is_probe(config.agent) or is_probe(config.user)):
-            raise exc.handler_error from None  # a probe's failure is a bug in t2t, not an outage
+        if exc.handler_error is not None and _runs_here(config):
+            raise exc.handler_error from None  # a probe's or local model's failure is a bug
         return "infra_error", str(exc)
 
 
@@ -323,7 +334,7 @@ def _run_tool(state: Environment, call: ToolCall) -> ToolResult:
 
 
 def _tool_message(call: ToolCall, result: ToolResult) -> Message:
-    content = result.content if result.ok else f"Error: {result.error}"
+    content = result.content if result.ok else f"{TOOL_ERROR_PREFIX}{result.error}"
     return Message(role="tool", content=content, tool_call_id=call.id)
 
 
@@ -371,9 +382,15 @@ def run_keys(
             yield task, trial, key
 
 
+def _runs_here(config: RunConfig) -> bool:
+    """The agent or user is code in this process (a probe or a local model), not a service."""
+    return any(is_probe(model) or is_local(model) for model in (config.agent, config.user))
+
+
 def _check_run(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None:
-    check_probe(config.agent)
-    check_probe(config.user)
+    for model in (config.agent, config.user):
+        check_probe(model)
+        check_local_model(model)
     ids = [task.id for task in tasks]
     if len(set(ids)) != len(ids):
         twice = sorted({task_id for task_id in ids if ids.count(task_id) > 1})
@@ -390,6 +407,9 @@ def _prepare(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None
     """Register prices and what the probes need, in this process (each worker calls it)."""
     for model, (input_cost, output_cost) in config.prices.items():
         register_model(model, input_cost_per_token=input_cost, output_cost_per_token=output_cost)
+    for model in {config.agent, config.user}:
+        if is_local(model):
+            register_local_model(model)
     if is_probe(config.agent) or is_probe(config.user):
         register_probes()
         register_tasks(list(tasks), env.domain, env.to_dict() if "random" in config.agent else None)
@@ -482,8 +502,8 @@ def _collector_for_a_run() -> Iterator[None]:
 
 
 def _open_cache(config: RunConfig) -> Any:
-    """The cache argument of every model call: never for probes (free; it would measure disk)."""
-    if is_probe(config.agent) and (config.user == "scripted" or is_probe(config.user)):
+    """The cache argument of every model call: none when only code in this process answers."""
+    if all(m == "scripted" or is_probe(m) or is_local(m) for m in (config.agent, config.user)):
         return False
     return config.cache_dir  # None: T2T_CACHE_DIR, if set
 

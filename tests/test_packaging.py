@@ -31,12 +31,24 @@ LAYERS = (
         "settings",
         "episode_log",
         "processes",
+        "hf_models",
     ),  # files: JSON/JSONL I/O of schema models; episode_log: the results JSONL
     ("env", "domains", "calls", "standard_tools", "task_set"),
     ("llm",),
     ("explore", "convert", "intents", "verify"),
-    ("users", "agents", "probes", "rollout", "rollout_shards", "evaluate"),
-    ("analysis", "widgets", "workbench", "report", "generate", "train", "tau2"),
+    ("users", "agents", "probes", "local_model", "rollout", "rollout_shards", "evaluate"),
+    (
+        "analysis",
+        "widgets",
+        "workbench",
+        "report",
+        "generate",
+        "sft",
+        "tiny_model",
+        "train",
+        "compare",
+        "tau2",
+    ),
     ("cli", "__init__"),
 )
 LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
