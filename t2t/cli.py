@@ -287,6 +287,7 @@ def _export_sft(args: argparse.Namespace) -> int:
         seed=args.seed,
         split=args.split,
         tokenizer=args.tokenizer,
+        domain=args.domain,
         force=args.force,
     )
     print(
@@ -295,6 +296,10 @@ def _export_sft(args: argparse.Namespace) -> int:
         f"{exported.episodes} episodes ({exported.duplicates} duplicates dropped); "
         f"{exported.held_out_tasks} tasks held out"
     )
+    if exported.invalid:
+        print(f"  skipped {exported.invalid} conversations no fine-tuning API would take, e.g.:")
+        for reason in exported.invalid_reasons[:3]:
+            print(f"    {reason}")
     for side in ("train", "test"):
         variants = ", ".join(f"{v} {n}" for v, n in exported.per_variant[side].items()) or "none"
         tokens = exported.tokens[side]
@@ -356,14 +361,18 @@ def _compare(args: argparse.Namespace) -> int:
     from t2t.sft import read_split
     from t2t.task_set import open_task_set
 
-    models = {}
+    for flag, value in (("--limit", args.limit), ("--max-tokens", args.max_tokens)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} must be at least 1, not {value}")
+    models: dict[str, str] = {}
     for item in args.model:
         label, _, model = item.partition("=")
         if not model or not label:
             raise ConfigError(f"--model expects LABEL=MODEL, got {item!r}")
+        if label in models:
+            raise ConfigError(f"--model label {label!r} is given twice")
         models[label] = model
-    task_sets = {}
-    tasks, env = open_task_set(args.tasks, limit=None)
+    tasks, env = open_task_set(args.tasks, domain=args.domain)
     name = env.domain.name
     if args.split is not None:
         split = read_split(args.split)
@@ -371,10 +380,13 @@ def _compare(args: argparse.Namespace) -> int:
         if not tasks:
             raise ConfigError(f"{args.split}: no task of {args.tasks} is on the test side")
         name = f"{name} (held out)"
-    task_sets[name] = (tasks[: args.limit] if args.limit else tasks, env)
+    task_sets = {name: (tasks[: args.limit], env)}
     for path in args.unseen or []:
         unseen, unseen_env = open_task_set(path, limit=args.limit)
-        task_sets[f"{unseen_env.domain.name} (unseen)"] = (unseen, unseen_env)
+        unseen_name = f"{unseen_env.domain.name} (unseen)"
+        if unseen_name in task_sets:
+            raise ConfigError(f"two task sets of {unseen_env.domain.name}: give --unseen once each")
+        task_sets[unseen_name] = (unseen, unseen_env)
     params = {"max_tokens": args.max_tokens} if args.max_tokens else {}
     frame = compare_models(
         models,
@@ -550,6 +562,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=int, default=0, help="seed of the split")
     export.add_argument("--split", type=Path, help="keep the split.json of an earlier export")
     export.add_argument("--tokenizer", help="count tokens with this HF tokenizer (default chars/4)")
+    export.add_argument("--domain", help="for task files whose tasks name no domain (τ² imports)")
     export.add_argument("--out", type=Path, required=True, help="output folder")
     export.add_argument("--force", action="store_true", help="replace an earlier export")
 
@@ -589,6 +602,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("--tasks", type=Path, required=True, help="the training domain's tasks")
     compare.add_argument("--split", type=Path, help="split.json: play only its test side")
+    compare.add_argument("--domain", help="for a --tasks file whose tasks name no domain")
     compare.add_argument("--unseen", type=Path, action="append", help="tasks of an unseen domain")
     compare.add_argument("--limit", type=int, help="only the first N tasks of each set")
     compare.add_argument("--trials", type=int, default=1)

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from t2t.env import Environment
 from t2t.episode_log import episode_key, read_episodes
 from t2t.errors import ConfigError
@@ -68,17 +70,25 @@ def compare_models(
     if not task_sets:
         raise ConfigError("give at least one task set to compare on")
     out = Path(out)
-    rows = []
-    for set_name, (tasks, env) in task_sets.items():
-        path = out / f"{_file_name(set_name)}.jsonl"
-        for label, model in models.items():
-            config = RunConfig(
+    try:
+        configs = {
+            label: RunConfig(
                 agent=model,
                 user=user,
                 trials=trials,
                 max_steps=max_steps,
                 agent_params=dict(agent_params or {}),
             )
+            for label, model in models.items()
+        }
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"{error['loc'][0]}: {error['msg']}") from None
+    rows = []
+    for set_name, (tasks, env) in task_sets.items():
+        path = out / f"{_file_name(set_name)}.jsonl"
+        for label, model in models.items():
+            config = configs[label]
             run_rollouts(tasks, env, config, path, progress=progress)
             wanted = {key for _, _, key in run_keys(tasks, env, config)}
             episodes = [e for e in read_episodes(path) if episode_key(e) in wanted]
@@ -97,24 +107,40 @@ def _file_name(name: str) -> str:
 
 def _rows(label: str, model: str, set_name: str, episodes: list[Episode]) -> list[dict[str, Any]]:
     scored = [e for e in episodes if not is_infra_error(e)]
+    infra = len(episodes) - len(scored)
     long = pass_k_long(episodes)
+    if long.empty:  # nothing scored (every episode an infrastructure error): say so, as NaN
+        return [_row(label, model, set_name, "all", 1, float("nan"), scored, infra)]
     rows = []
     for record in long.to_dict("records"):
         variant = record["variant"]
         mine = [e for e in scored if variant == "all" or e.variant == variant]
-        rows.append(
-            {
-                "model": label,
-                "agent_model": model,
-                "task_set": set_name,
-                "variant": variant,
-                "k": int(record["k"]),
-                "pass_hat_k": float(record["pass_hat_k"]),
-                "episodes": len(mine),
-                "tool_calls_ok": tool_calls_ok(mine),
-            }
-        )
+        k, value = int(record["k"]), float(record["pass_hat_k"])
+        rows.append(_row(label, model, set_name, variant, k, value, mine, infra))
     return rows
+
+
+def _row(
+    label: str,
+    model: str,
+    set_name: str,
+    variant: str,
+    k: int,
+    value: float,
+    scored: list[Episode],
+    infra: int,
+) -> dict[str, Any]:
+    return {
+        "model": label,
+        "agent_model": model,
+        "task_set": set_name,
+        "variant": variant,
+        "k": k,
+        "pass_hat_k": value,
+        "episodes": len(scored),
+        "infra_errors": infra,
+        "tool_calls_ok": tool_calls_ok(scored),
+    }
 
 
 def compare_table(frame: pd.DataFrame, value: str = "pass_hat_k") -> pd.DataFrame:

@@ -90,10 +90,15 @@ def model_fingerprint(model: str) -> str | None:
     return hashlib.sha256(json.dumps(stamp).encode()).hexdigest()[:16]
 
 
-def register_local_model(model: str) -> None:
-    """Route `hf-local/...` to this provider and price `model` at zero (it runs here)."""
+def register_local_model(model: str, *, load: bool = False) -> None:
+    """Route `hf-local/...` to this provider and price `model` at zero (it runs here).
+
+    `load=True` loads the model now, so a name that cannot be loaded fails before a run starts.
+    """
     register_provider(LOCAL_PROVIDER, _answer)
     register_model(model, input_cost_per_token=0, output_cost_per_token=0)
+    if load:
+        _load(local_name(model))
 
 
 @dataclass
@@ -103,16 +108,20 @@ class _Loaded:
     lock: threading.Lock
 
 
-_LOADED: dict[str, _Loaded] = {}
+_LOADED: dict[tuple[str, str | None], _Loaded] = {}
 _LOADING = threading.Lock()
 
 
 def _load(name: str) -> _Loaded:
+    """The model loaded once per process, and again when its folder's weights change."""
+    key = (name, model_fingerprint(f"{LOCAL_PROVIDER}/{name}"))
     with _LOADING:
-        if name not in _LOADED:
+        if key not in _LOADED:
+            for stale in [k for k in _LOADED if k[0] == name]:
+                del _LOADED[stale]
             tokenizer = with_response_parser(load_tokenizer(name), name)
-            _LOADED[name] = _Loaded(load_causal_lm(name), tokenizer, threading.Lock())
-        return _LOADED[name]
+            _LOADED[key] = _Loaded(load_causal_lm(name), tokenizer, threading.Lock())
+        return _LOADED[key]
 
 
 async def _answer(request: ProviderRequest) -> Completion:
@@ -190,9 +199,13 @@ def parse_reply(tokenizer: Any, text: str, prompt: str, tools: list[dict[str, An
         parsed = tokenizer.parse_response(text, prefix=prompt, tools=tools or None)
     except (ValueError, TypeError, KeyError):
         return _unparsed(tokenizer, text)
+    if not isinstance(parsed, dict):
+        return _unparsed(tokenizer, text)
     calls = []
     for index, call in enumerate(parsed.get("tool_calls") or []):
-        function = call.get("function", call) if isinstance(call, dict) else {}
+        function = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            return _unparsed(tokenizer, text)
         arguments = function.get("arguments")
         if not isinstance(arguments, dict):
             arguments = {RAW_ARGUMENTS_KEY: str(arguments)}

@@ -409,7 +409,7 @@ def _prepare(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None
         register_model(model, input_cost_per_token=input_cost, output_cost_per_token=output_cost)
     for model in {config.agent, config.user}:
         if is_local(model):
-            register_local_model(model)
+            register_local_model(model, load=True)
     if is_probe(config.agent) or is_probe(config.user):
         register_probes()
         register_tasks(list(tasks), env.domain, env.to_dict() if "random" in config.agent else None)
@@ -502,8 +502,13 @@ def _collector_for_a_run() -> Iterator[None]:
 
 
 def _open_cache(config: RunConfig) -> Any:
-    """The cache argument of every model call: none when only code in this process answers."""
-    if all(m == "scripted" or is_probe(m) or is_local(m) for m in (config.agent, config.user)):
+    """The cache argument of every model call: none for probes (free; it would measure disk)
+    nor for local models (a cached reply is not keyed by the folder's weights).
+    """
+    models = (config.agent, config.user)
+    if any(is_local(m) for m in models):
+        return False
+    if all(m == "scripted" or is_probe(m) for m in models):
         return False
     return config.cache_dir  # None: T2T_CACHE_DIR, if set
 

@@ -126,17 +126,25 @@ class OpenAIExample(BaseModel):
 # ----------------------------------------------------------------------------- examples
 
 
+def _acted(message: Message) -> bool:
+    return message.role == "assistant" and bool(
+        message.tool_calls or (message.content or "").strip()
+    )
+
+
 def _conversation(episode: Episode) -> list[Message]:
-    """The messages up to and including the agent's last turn (what comes after teaches nothing)."""
-    last = max(i for i, m in enumerate(episode.messages) if m.role == "assistant")
+    """The messages up to the agent's last non-empty turn (what comes after teaches nothing)."""
+    last = max((i for i, m in enumerate(episode.messages) if _acted(m)), default=-1)
     return episode.messages[: last + 1]
 
 
 def openai_example(episode: Episode, domain: Domain) -> dict[str, Any]:
     """The episode in OpenAI's fine-tuning format (tool-call arguments as JSON strings)."""
     system = Message(role="system", content=agent_system_prompt(domain))
-    messages = to_openai_messages([system, *_conversation(episode)])
-    return {"messages": messages, "tools": domain.tool_schemas(), "parallel_tool_calls": False}
+    conversation = _conversation(episode)
+    messages = to_openai_messages([system, *conversation])
+    parallel = any(len(m.tool_calls or []) > 1 for m in conversation)
+    return {"messages": messages, "tools": domain.tool_schemas(), "parallel_tool_calls": parallel}
 
 
 def hf_example(episode: Episode, domain: Domain) -> dict[str, Any]:
@@ -148,7 +156,7 @@ def hf_example(episode: Episode, domain: Domain) -> dict[str, Any]:
             function = call["function"]
             function["arguments"] = json.loads(function["arguments"])
             names[call["id"]] = function["name"]
-        if message["role"] == "tool":
+        if message["role"] == "tool" and message.get("tool_call_id") in names:
             message["name"] = names[message["tool_call_id"]]
     return {"messages": messages, "tools": domain.tool_schemas()}
 
@@ -164,7 +172,10 @@ def _fingerprint(example: dict[str, Any]) -> str:
 def successful_episodes(
     episodes: Iterable[Episode], *, agents: Sequence[str] | None = None
 ) -> list[Episode]:
-    """Episodes with reward 1 (of `agents`, if given) in which the agent said or did something."""
+    """Episodes with reward 1 (of `agents`, if given) in which the agent said or did something.
+
+    The runner's greeting (the first message) is not the agent's doing and does not count.
+    """
     wanted = set(agents) if agents else None
     return [
         episode
@@ -173,7 +184,7 @@ def successful_episodes(
         and episode.reward is not None
         and episode.reward.value == 1.0
         and (wanted is None or episode.agent_model in wanted)
-        and any(m.role == "assistant" for m in episode.messages)
+        and any(_acted(m) for m in episode.messages[1:])
     ]
 
 
@@ -293,6 +304,8 @@ class SftExport(BaseModel):
     successful: int = Field(description="reward-1 episodes of the chosen agents")
     duplicates: int = Field(description="successful conversations dropped as repeats")
     over_per_task: int = Field(description="distinct conversations beyond --per-task")
+    invalid: int = Field(0, description="conversations no fine-tuning API would take (skipped)")
+    invalid_reasons: list[str] = Field(default_factory=list, description="the first ten, why")
     examples: dict[str, int]
     tasks: dict[str, int] = Field(description="tasks with at least one example, per split")
     held_out_tasks: int = Field(description="tasks on the test side of the split")
@@ -312,6 +325,7 @@ def export_sft(
     seed: int = 0,
     split: str | Path | None = None,
     tokenizer: str | None = None,
+    domain: str | None = None,
     force: bool = False,
 ) -> SftExport:
     """Write the SFT files for `results` (episodes) played on `tasks` (task files) under `out`.
@@ -327,12 +341,13 @@ def export_sft(
         split: A `split.json` from an earlier export to keep (tasks it lacks are placed by family).
         tokenizer: A HF tokenizer (path or hub id) to count tokens with its chat template;
             default: characters / 4.
+        domain: The domain of task files whose tasks do not name one (τ² imports).
         force: Replace an earlier export in `out`.
     """
     out = Path(out)
     if (out / "stats.json").exists() and not force:
         raise ConfigError(f"{out} holds an export; pass --force to replace it")
-    all_tasks, domains = _read_task_sets(tasks)
+    all_tasks, domains = _read_task_sets(tasks, domain)
     if split is not None:
         chosen_split = _extend_split(read_split(split), list(all_tasks.values()))
     else:
@@ -353,10 +368,19 @@ def export_sft(
     variants: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
     tasks_seen: dict[str, set[str]] = {s: set() for s in SPLITS}
     fingerprints: set[str] = set()
+    invalid: list[str] = []
     for episode in chosen:
         task = all_tasks[episode.task_id]
-        domain = domains[task.domain or ""]
-        example = hf_example(episode, domain)
+        task_domain = domains[task.domain or ""]
+        try:
+            openai_row = OpenAIExample.model_validate(openai_example(episode, task_domain))
+        except ValidationError as exc:  # e.g. a call to a tool the domain does not have
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            invalid.append(
+                f"{episode.task_id} ({episode.agent_model}, trial {episode.trial}): {reason}"
+            )
+            continue
+        example = hf_example(episode, task_domain)
         digest = _fingerprint(example)
         if digest in fingerprints:
             continue
@@ -369,7 +393,7 @@ def export_sft(
             "trial": episode.trial,
         }
         rows[side]["hf"].append({**example, "meta": meta})
-        rows[side]["openai"].append(OpenAIExample.model_validate(openai_example(episode, domain)))
+        rows[side]["openai"].append(openai_row)
         variants[side][task.variant.kind] += 1
         tasks_seen[side].add(task.id)
 
@@ -386,14 +410,14 @@ def export_sft(
         for fmt in ("openai", "hf"):
             write_jsonl(out / fmt / f"{side}.jsonl", rows[side][fmt])
     write_json(out / "split.json", chosen_split)
+    written = sum(len(rows[side]["hf"]) for side in SPLITS)  # the rest repeated a conversation
     exported = SftExport(
         out=str(out),
         episodes=len(episodes),
         successful=len(successful),
-        duplicates=len(successful)
-        - distinct
-        + len(chosen)
-        - sum(len(rows[s]["hf"]) for s in SPLITS),
+        duplicates=(len(successful) - distinct) + (len(chosen) - len(invalid) - written),
+        invalid=len(invalid),
+        invalid_reasons=invalid[:10],
         over_per_task=distinct - len(chosen),
         examples={s: len(rows[s]["hf"]) for s in SPLITS},
         tasks={s: len(tasks_seen[s]) for s in SPLITS},
@@ -406,13 +430,15 @@ def export_sft(
     return exported
 
 
-def _read_task_sets(paths: Sequence[str | Path]) -> tuple[dict[str, Task], dict[str, Domain]]:
+def _read_task_sets(
+    paths: Sequence[str | Path], domain: str | None = None
+) -> tuple[dict[str, Task], dict[str, Domain]]:
     if not paths:
         raise ConfigError("give the task sets the results ran (--tasks)")
     tasks: dict[str, Task] = {}
     domains: dict[str, Domain] = {}
     for path in paths:
-        loaded, env = open_task_set(path)
+        loaded, env = open_task_set(path, domain=domain)
         for task in loaded:
             if task.id in tasks:
                 raise DataError(f"{path}: task id {task.id} is also in another task set")

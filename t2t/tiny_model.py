@@ -68,6 +68,8 @@ def build_tiny_model(
     """Train a tokenizer on `texts`, build a random Qwen3-shaped model, save both to `out`."""
     config = config or TinyModelConfig()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give a folder for the model")
     if (out / "config.json").exists() and not force:
         raise ConfigError(f"{out} holds a model; pass --force to replace it")
     tokenizers = require("tokenizers")

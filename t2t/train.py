@@ -15,6 +15,7 @@ every epoch under `out/checkpoints`, and a killed run resumes from the last one.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from pathlib import Path
@@ -125,6 +126,8 @@ def train_sft(
     `progress=False` keeps the trainer silent (no bars, no per-step log lines).
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give a folder for the model")
     if (out / RESULT_FILE).exists() and not force:
         raise ConfigError(f"{out} holds a trained model; pass --force to train again")
     started = time.perf_counter()
@@ -138,6 +141,9 @@ def train_sft(
     datasets = require("datasets")
     transformers = require("transformers")
     trl = require("trl")
+    if not progress:
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
     tokenizer = load_tokenizer(config.base)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -192,7 +198,7 @@ def train_sft(
     if not progress:
         trainer.remove_callback(transformers.PrinterCallback)  # it prints each step's log
     before = _test_loss(trainer) if test_ids else None
-    trainer.train(resume_from_checkpoint=_resume(checkpoints, config, force=force))
+    trainer.train(resume_from_checkpoint=_resume(checkpoints, config, data, force=force))
     after = _test_loss(trainer) if test_ids else None
 
     trained = trainer.model
@@ -219,21 +225,29 @@ def train_sft(
     return result
 
 
-def _resume(checkpoints: Path, config: TrainConfig, *, force: bool) -> bool | None:
-    """Resume a killed run of the same settings; start afresh with `force` or a new folder."""
-    settings = checkpoints / "t2t_train_config.json"
+def _resume(checkpoints: Path, config: TrainConfig, data: Path, *, force: bool) -> bool | None:
+    """Resume a killed run of the same settings and data; start afresh with `force`."""
+    run = {"config": config.model_dump(mode="json"), "data": _data_hash(data)}
+    settings = checkpoints / "t2t_run.json"
     if force and checkpoints.exists():
         shutil.rmtree(checkpoints)
     if any(checkpoints.glob("checkpoint-*")):
-        if settings.exists() and read_json(settings, what="training settings") == (
-            config.model_dump(mode="json")
-        ):
+        if settings.exists() and read_json(settings, what="training settings") == run:
             return True
         raise ConfigError(
-            f"{checkpoints} holds checkpoints of other settings; pass --force to start afresh"
+            f"{checkpoints} holds checkpoints of other settings or data; "
+            "pass --force to start afresh"
         )
-    write_json(settings, config)
+    write_json(settings, run)
     return None
+
+
+def _data_hash(data: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ("train.jsonl", "test.jsonl"):
+        path = data / "hf" / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:16]
 
 
 def _test_loss(trainer: Any) -> float:
