@@ -28,7 +28,14 @@ from t2t.files import read_json, write_json
 from t2t.hf_models import load_causal_lm, load_tokenizer, require
 from t2t.sft import read_examples
 
-__all__ = ["TrainConfig", "TrainResult", "read_train_result", "tokenize_examples", "train_sft"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "loss_figure",
+    "read_train_result",
+    "tokenize_examples",
+    "train_sft",
+]
 
 RESULT_FILE = "t2t_train.json"
 
@@ -252,6 +259,28 @@ def _data_hash(data: Path) -> str:
 
 def _test_loss(trainer: Any) -> float:
     return round(float(trainer.evaluate()["eval_loss"]), 6)
+
+
+def loss_figure(result: TrainResult) -> Any:
+    """The training loss per step (plotly), with the held-out loss before and after as markers."""
+    import plotly.graph_objects as go
+
+    steps = list(range(1, len(result.losses) + 1))
+    figure = go.Figure(go.Scatter(x=steps, y=result.losses, mode="lines", name="training loss"))
+    if result.test_loss_before is not None and result.test_loss_after is not None:
+        figure.add_scatter(
+            x=[0, len(steps)],
+            y=[result.test_loss_before, result.test_loss_after],
+            mode="markers+text",
+            text=[f"{result.test_loss_before:.2f}", f"{result.test_loss_after:.2f}"],
+            textposition="top center",
+            name="held-out loss",
+        )
+    return figure.update_layout(
+        title=f"Training loss ({result.config.method}, lr {result.config.learning_rate:g})",
+        xaxis_title="step",
+        yaxis_title="loss",
+    )
 
 
 def read_train_result(folder: str | Path) -> TrainResult:

@@ -21,7 +21,7 @@ from t2t.rollout import TERMINATION_REASONS, RunConfig, run_rollouts  # noqa: E4
 from t2t.sft import export_sft, read_examples  # noqa: E402
 from t2t.task_set import open_task_set  # noqa: E402
 from t2t.tiny_model import build_tiny_model, corpus  # noqa: E402
-from t2t.train import TrainConfig, tokenize_examples, train_sft  # noqa: E402
+from t2t.train import TrainConfig, loss_figure, tokenize_examples, train_sft  # noqa: E402
 
 AGENT_PARAMS = {"max_tokens": 24}  # a tiny model's replies: short, so episodes stay quick
 
@@ -79,6 +79,9 @@ def test_training_reduces_loss_on_train_and_held_out_tasks(loop):
     assert 0 < result.trained_tokens < result.train_tokens
     saved = json.loads((loop["root"] / "tuned" / "t2t_train.json").read_text())
     assert saved["losses"] == result.losses
+    figure = loss_figure(result)
+    assert list(figure.data[0].y) == result.losses
+    assert list(figure.data[1].y) == [result.test_loss_before, result.test_loss_after]
 
 
 def test_the_tuned_model_plays_episodes_through_the_provider(loop):
