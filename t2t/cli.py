@@ -140,6 +140,15 @@ def _tau2_export(args: argparse.Namespace) -> None:
     print(f"wrote {out}: {len(tasks)} tasks in τ² format")
 
 
+def _flag_error(exc: Any, flags: dict[str, str] | None = None) -> ConfigError:
+    """A settings model's first validation error, named by the command-line flag that set it."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    flag = (flags or {}).get(field, field).replace("_", "-")
+    where = f"--{flag}: " if flag else ""
+    return ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}")
+
+
 def _generate_tasks(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -159,9 +168,7 @@ def _generate_tasks(args: argparse.Namespace) -> int:
             judge_model=args.judge_model,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = f"--{first['loc'][0]}: " if first["loc"] else ""
-        raise ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}") from None
+        raise _flag_error(exc) from None
     report = generate_tasks(
         config, args.out, workers=args.workers, force=args.force, progress=not args.quiet
     )
@@ -339,10 +346,9 @@ def _train(args: argparse.Namespace) -> int:
     try:
         config = TrainConfig(**{k: v for k, v in settings.items() if v is not None})
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = str(error["loc"][0])
-        flag = {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}.get(field, field)
-        raise ConfigError(f"--{flag.replace('_', '-')}: {error['msg']}") from None
+        raise _flag_error(
+            exc, {"learning_rate": "lr", "gradient_accumulation": "grad-accum"}
+        ) from None
     result = train_sft(config, args.out, force=args.force, progress=not args.quiet)
     first, last = result.losses[0], result.losses[-1]
     print(
