@@ -39,6 +39,7 @@ from t2t.schema import Message, ToolCall
 __all__ = [
     "LOCAL_PROVIDER",
     "check_local_model",
+    "hf_messages",
     "is_local",
     "local_name",
     "model_fingerprint",
@@ -133,7 +134,7 @@ def _generate(request: ProviderRequest) -> Completion:
     name = local_name(request.model)
     loaded = _load(name)
     tokenizer, model = loaded.tokenizer, loaded.model
-    messages = _template_messages(request.messages)
+    messages = hf_messages(to_openai_messages(request.messages))  # bad arguments: {}
     prompt = tokenizer.apply_chat_template(
         messages,
         tools=request.tools or None,
@@ -166,21 +167,19 @@ def _generate(request: ProviderRequest) -> Completion:
     )
 
 
-def _template_messages(messages: list[Message]) -> list[dict[str, Any]]:
-    """OpenAI-shaped messages with arguments as objects and tool messages named (HF templates)."""
-    rendered = to_openai_messages(messages)
+def hf_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI-shaped messages as HF chat templates take them (changed in place and returned).
+
+    Arguments become objects instead of JSON strings, and tool messages are named after their call.
+    """
     names: dict[str, str] = {}
-    for message in rendered:
+    for message in messages:
         for call in message.get("tool_calls") or []:
-            try:
-                arguments = json.loads(call["function"]["arguments"])
-            except json.JSONDecodeError:
-                arguments = {RAW_ARGUMENTS_KEY: call["function"]["arguments"]}
-            call["function"]["arguments"] = arguments
+            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
             names[call["id"]] = call["function"]["name"]
         if message["role"] == "tool" and message.get("tool_call_id") in names:
             message["name"] = names[message["tool_call_id"]]
-    return rendered
+    return messages
 
 
 def _seed(request: ProviderRequest) -> int:

@@ -34,6 +34,7 @@ from t2t.errors import ConfigError, DataError
 from t2t.evaluate import is_infra_error
 from t2t.files import read_json, write_json, write_jsonl
 from t2t.llm import to_openai_messages
+from t2t.local_model import hf_messages
 from t2t.schema import Episode, Message, Task
 from t2t.task_set import open_task_set
 
@@ -149,15 +150,7 @@ def openai_example(episode: Episode, domain: Domain) -> dict[str, Any]:
 
 def hf_example(episode: Episode, domain: Domain) -> dict[str, Any]:
     """The episode as HF chat-template input: arguments as objects, tool messages named."""
-    messages = openai_example(episode, domain)["messages"]
-    names: dict[str, str] = {}
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            function = call["function"]
-            function["arguments"] = json.loads(function["arguments"])
-            names[call["id"]] = function["name"]
-        if message["role"] == "tool" and message.get("tool_call_id") in names:
-            message["name"] = names[message["tool_call_id"]]
+    messages = hf_messages(openai_example(episode, domain)["messages"])
     return {"messages": messages, "tools": domain.tool_schemas()}
 
 
@@ -362,8 +355,8 @@ def export_sft(
             f"(e.g. {unknown[0]}): give the task sets these results ran"
         )
     successful = successful_episodes(episodes, agents=agents)
-    distinct = len(choose_episodes(successful))
-    chosen = choose_episodes(successful, per_task=per_task)
+    distinct = choose_episodes(successful)
+    chosen = distinct if per_task is None else choose_episodes(distinct, per_task=per_task)
     rows: dict[str, dict[str, list[dict[str, Any]]]] = {s: {"openai": [], "hf": []} for s in SPLITS}
     variants: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
     tasks_seen: dict[str, set[str]] = {s: set() for s in SPLITS}
@@ -415,10 +408,10 @@ def export_sft(
         out=str(out),
         episodes=len(episodes),
         successful=len(successful),
-        duplicates=(len(successful) - distinct) + (len(chosen) - len(invalid) - written),
+        duplicates=(len(successful) - len(distinct)) + (len(chosen) - len(invalid) - written),
         invalid=len(invalid),
         invalid_reasons=invalid[:10],
-        over_per_task=distinct - len(chosen),
+        over_per_task=len(distinct) - len(chosen),
         examples={s: len(rows[s]["hf"]) for s in SPLITS},
         tasks={s: len(tasks_seen[s]) for s in SPLITS},
         held_out_tasks=len(chosen_split.test),

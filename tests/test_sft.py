@@ -150,6 +150,8 @@ def test_export_refuses_to_overwrite_and_names_bad_inputs(played_set, tmp_path):
         export_sft([tmp_path / "missing.jsonl"], [tasks_path], tmp_path / "y")
     with pytest.raises(ConfigError, match="test-fraction"):
         export_sft([results], [tasks_path], tmp_path / "z", test_fraction=1.0)
+    with pytest.raises(ConfigError, match="per-task"):
+        export_sft([results], [tasks_path], tmp_path / "w", per_task=0)
 
 
 def test_results_of_another_task_set_are_refused(played_set, tmp_path):
