@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from t2t.env import Environment
+from t2t.env import TOOL_ERROR_PREFIX, Environment
 from t2t.episode_log import episode_key, read_episodes
 from t2t.errors import ConfigError
 from t2t.evaluate import VARIANT_ORDER, is_infra_error, pass_k_long, variant_sort_key
-from t2t.rollout import TOOL_ERROR_PREFIX, RunConfig, run_keys, run_rollouts
+from t2t.rollout import RunConfig, run_keys, run_rollouts
 from t2t.schema import Episode, Task
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ __all__ = [
     "Rule",
     "State",
     "Tool",
+    "TOOL_ERROR_PREFIX",
     "ToolKind",
     "canonical_json",
     "normalize",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 ToolKind = Literal["read", "write", "generic"]
+TOOL_ERROR_PREFIX = "Error: "  # how a failed call's result starts (what the agent is shown)
 _MISSING: Any = object()  # overlay marker for a deleted record
 _EMPTY: dict[str, Any] = {}
 _HASH_MOD = 1 << 128
@@ -561,7 +563,11 @@ def _as_tables(db: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _error(call: ToolCall, message: str) -> ToolResult:
     return ToolResult(
-        call_id=call.id, name=call.name, ok=False, content=f"Error: {message}", error=message
+        call_id=call.id,
+        name=call.name,
+        ok=False,
+        content=f"{TOOL_ERROR_PREFIX}{message}",
+        error=message,
     )
 
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from t2t.agents import GREETING, Agent
-from t2t.env import Environment
+from t2t.env import TOOL_ERROR_PREFIX, Environment
 from t2t.episode_log import (
     EpisodeKey,
     append_episodes,
@@ -53,7 +53,6 @@ from t2t.verify import initial_environment
 
 __all__ = [
     "TERMINATION_REASONS",
-    "TOOL_ERROR_PREFIX",
     "RunConfig",
     "load_run_config",
     "RunStats",
@@ -75,7 +74,6 @@ TERMINATION_REASONS = (
     "agent_error",
     "infra_error",
 )
-TOOL_ERROR_PREFIX = "Error: "  # how a failed call's tool message starts (what the agent sees)
 _MAX_TOOL_ERRORS = 10  # in a row: the agent is stuck in a loop
 
 

@@ -154,8 +154,10 @@ def hf_example(episode: Episode, domain: Domain) -> dict[str, Any]:
     return {"messages": messages, "tools": domain.tool_schemas()}
 
 
-def _fingerprint(example: dict[str, Any]) -> str:
-    text = json.dumps(example["messages"], sort_keys=True, ensure_ascii=False)
+def _fingerprint(messages: list[Any]) -> str:
+    """What makes two conversations the same: their messages, as canonical JSON."""
+    plain = [m.model_dump() if isinstance(m, Message) else m for m in messages]
+    text = json.dumps(plain, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -196,8 +198,7 @@ def choose_episodes(episodes: Iterable[Episode], *, per_task: int | None = None)
         seen: set[str] = set()
         ranked = sorted(by_task[task_id], key=lambda e: (len(e.messages), e.agent_model, e.trial))
         for episode in ranked:
-            text = json.dumps([m.model_dump() for m in _conversation(episode)], sort_keys=True)
-            digest = hashlib.sha256(text.encode()).hexdigest()
+            digest = _fingerprint(_conversation(episode))
             if digest in seen:
                 continue
             seen.add(digest)
@@ -374,7 +375,7 @@ def export_sft(
             )
             continue
         example = hf_example(episode, task_domain)
-        digest = _fingerprint(example)
+        digest = _fingerprint(example["messages"])
         if digest in fingerprints:
             continue
         fingerprints.add(digest)

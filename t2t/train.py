@@ -110,11 +110,9 @@ def tokenize_examples(
 
 def _training_template(tokenizer: Any) -> str | None:
     """The template that marks assistant tokens: the tokenizer's own, or TRL's training version."""
-    if "{% generation %}" in (tokenizer.chat_template or "") or "{%- generation %}" in (
-        tokenizer.chat_template or ""
-    ):
-        return None
     chat_templates = require("trl.chat_template_utils")
+    if chat_templates.has_generation_markers(tokenizer.chat_template or ""):
+        return None
     try:
         return chat_templates.get_training_chat_template(tokenizer)
     except ValueError:
