@@ -249,7 +249,7 @@ class SimulatedModel:
         self.log: list[dict[str, Any]] = []
 
     async def __call__(self, request):
-        from t2t.schema import Message
+        from t2t.core.schema import Message
 
         name = request.model
         if name.startswith("explore-"):
@@ -348,12 +348,12 @@ def _scripts(domain_name: str, count: int) -> dict[str, Any]:
 
 async def _pipeline(setup: dict[str, Any], script: dict[str, Any], kinds: tuple[str, ...]):
     """Explore with the model, convert, build + verify the variants, rewrite and judge each."""
-    from t2t.convert.llm_rewrite import judge_task_async, keep_by_judge, rewrite_task_async
-    from t2t.convert.template import convert_walk
     from t2t.explore import walk_from_trajectory
     from t2t.explore.llm_explorer import explore_with_llm_async
     from t2t.generate import walk_seed
     from t2t.intents import INTENT_KINDS, Rejected, check_variant
+    from t2t.tasks.convert import convert_walk
+    from t2t.tasks.rewrite import judge_task_async, keep_by_judge, rewrite_task_async
 
     env, graph, pool = setup["env"], setup["graph"], setup["pool"]
     trajectory = await explore_with_llm_async(
@@ -400,7 +400,7 @@ async def _pipeline(setup: dict[str, Any], script: dict[str, Any], kinds: tuple[
 
 
 def _run_llm(setup, kinds, latency: float, concurrency: int) -> dict[str, Any]:
-    from t2t.llm import register_provider, unregister_provider
+    from t2t.llm.client import register_provider, unregister_provider
 
     scripts = {s["key"]: s["turns"] for s in setup["scripts"]}
     writes = {name for name, tool in setup["env"].domain.tools.items() if tool.mutates}
@@ -444,7 +444,7 @@ def _tokens(log: list[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
     The cacheable prefix of an explorer turn is the previous turn's prompt (the chat only grows);
     rewrite/judge share only their system prompt, counted as not cached.
     """
-    from t2t.llm import _litellm, to_openai_messages
+    from t2t.llm.client import _litellm, to_openai_messages
 
     counter = _litellm().token_counter
     rows, previous = [], {}
@@ -465,9 +465,9 @@ def _tokens(log: list[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
 
 
 def _plumbing_ms(log: list[dict[str, Any]]) -> float:
-    """Milliseconds per model call spent in t2t.llm + litellm alone (no env, no convert): the
+    """Milliseconds per model call spent in t2t.llm.client + litellm alone (no env, no convert): the
     logged calls re-sent, one after another, to a provider that answers instantly."""
-    from t2t.llm import complete, register_provider, unregister_provider
+    from t2t.llm.client import complete, register_provider, unregister_provider
 
     replies = iter([entry["reply"] for entry in log])
     register_provider("instant", lambda request: next(replies))
@@ -485,7 +485,9 @@ def _plumbing_ms(log: list[dict[str, Any]]) -> float:
 
 
 def _prices() -> dict[str, dict[str, float]]:
-    from t2t.llm import _litellm  # sets LITELLM_LOCAL_MODEL_COST_MAP=True before importing it
+    from t2t.llm.client import (
+        _litellm,  # sets LITELLM_LOCAL_MODEL_COST_MAP=True before importing it
+    )
 
     costs = _litellm().model_cost
     return {
@@ -632,7 +634,7 @@ def llm_path(domain: str, count: int, check_latency: float, check_concurrency: i
         ),
         "fields": {
             "overhead_s_per_task": "wall time at L=0 / verified tasks: everything but the model",
-            "llm_plumbing_ms_per_call": "t2t.llm + litellm per call (logged calls re-sent)",
+            "llm_plumbing_ms_per_call": "t2t.llm.client + litellm per call (logged calls re-sent)",
             "t2t_work_ms_per_task": "the rest: environment, convert, variants, verify, prompts",
             "cacheable_prompt_tokens_per_task": "explorer prompt prefixes seen the turn before",
         },
@@ -697,7 +699,7 @@ def _print_llm(result: dict[str, Any]) -> None:
             f"calls/task, {s['prompt_tokens_per_task']:,} prompt + "
             f"{s['completion_tokens_per_task']:,} completion tokens/task, "
             f"overhead {s['overhead_s_per_task'] * 1000:.0f} ms/task "
-            f"({s['overhead_ms_per_model_call']} ms/call, of which t2t.llm + litellm "
+            f"({s['overhead_ms_per_model_call']} ms/call, of which t2t.llm.client + litellm "
             f"{s['llm_plumbing_ms_per_call']}), {s['refused_calls']} refused calls"
         )
         cells = [

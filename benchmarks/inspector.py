@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from t2t.analysis import episode_frame
-from t2t.episode_log import read_episodes
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.widgets import TrajectoryInspector
+from t2t.benchmark.results import read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.failures.inspector import TrajectoryInspector
+from t2t.failures.taxonomy import episode_frame
 from t2t.workbench import per_kind, task_set
 
 OUT = Path("results/benchmarks/inspector.json")

@@ -26,10 +26,10 @@ from pathlib import Path
 import pandas as pd
 
 from t2t import Task, builtin_domains, load_domain, read_db
-from t2t.calls import ValuePool, random_call
-from t2t.env import canonical_json
-from t2t.tau2 import read_tau2_tasks, reference_data_dir
-from t2t.verify import compare_states, replay_gold
+from t2t.core.environment import canonical_json
+from t2t.core.replay import compare_states, replay_gold
+from t2t.explore.values import ValuePool, random_call
+from t2t.tasks.tau2 import read_tau2_tasks, reference_data_dir
 
 OUT = Path("results/benchmarks/replay.json")
 

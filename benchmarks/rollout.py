@@ -106,10 +106,12 @@ class CallClock:
 
     def install(self) -> None:
         """Wrap the probe handler (run_rollouts re-registers it, so wrap it at the source)."""
-        import t2t.probes as probes
+        import t2t.benchmark.probes as probes
 
         if not hasattr(probes, "_answer") or getattr(probes, "asyncio", None) is not asyncio:
-            raise SystemExit("t2t.probes changed: CallClock needs its _answer and asyncio.sleep")
+            raise SystemExit(
+                "t2t.benchmark.probes changed: CallClock needs its _answer and asyncio.sleep"
+            )
         original, running = probes._answer, self.running
 
         async def sleep(delay: float, *args: Any) -> Any:
@@ -136,7 +138,9 @@ class CallClock:
         Call at `end`, before cancelling: calls still running count up to `end`.
         """
         if any(delay is None for *_, delay in self.calls):
-            raise SystemExit("t2t.probes changed: a sim-latency call slept no simulated delay")
+            raise SystemExit(
+                "t2t.benchmark.probes changed: a sim-latency call slept no simulated delay"
+            )
         calls = wait = 0.0
         running = [(t0, end, delay) for _, t0, delay in self.running.values() if delay]
         for t0, t1, delay in [(t0, t1, delay) for _, t0, t1, delay in self.calls] + running:
@@ -263,7 +267,7 @@ async def raw_loop(
 
 
 def measure_raw(setup: dict[str, Any], latency_s: float, concurrency: int, window_s: float):
-    from t2t.llm import run_sync
+    from t2t.llm.client import run_sync
 
     clock: CallClock = setup["clock"]
 
@@ -292,9 +296,9 @@ def calls_of(episode: Any) -> int:
 def measure_rollout(
     setup: dict[str, Any], latency_s: float, concurrency: int, warmup_s: float, window_s: float
 ) -> dict[str, Any]:
-    from t2t.episode_log import read_episodes
-    from t2t.llm import run_sync
-    from t2t.rollout import RunConfig, run_rollouts_async
+    from t2t.benchmark.results import read_episodes
+    from t2t.benchmark.runner import RunConfig, run_rollouts_async
+    from t2t.llm.client import run_sync
 
     clock: CallClock = setup["clock"]
     tasks, env = setup["tasks"], setup["env"]
@@ -437,8 +441,8 @@ def measure_sharded(
     setup: dict[str, Any], workers: int, backend: str, episodes: int
 ) -> dict[str, Any]:
     """The same episodes end to end, in 1 process or sharded (warm workers); steady calls/s."""
-    from t2t.episode_log import read_episodes
-    from t2t.rollout import RunConfig, run_rollouts
+    from t2t.benchmark.results import read_episodes
+    from t2t.benchmark.runner import RunConfig, run_rollouts
 
     latency_s, concurrency = SHARD_SETTING
     tasks, env, clock = setup["tasks"], setup["env"], setup["clock"]
@@ -500,7 +504,7 @@ def measure_sharded(
 
 def profile_hotspots(setup: dict[str, Any], top: int = 25) -> dict[str, Any]:
     """cProfile of an in-thread asyncio.run of run_rollouts_async, near-zero model latency."""
-    from t2t.rollout import RunConfig, run_rollouts_async
+    from t2t.benchmark.runner import RunConfig, run_rollouts_async
 
     tasks, env = setup["tasks"][:60], setup["env"]
     config = RunConfig(agent=MODEL, user="scripted", concurrency=32)
@@ -541,12 +545,12 @@ def profile_hotspots(setup: dict[str, Any], top: int = 25) -> dict[str, Any]:
 
 def prepare(tmp: Path, n_tasks: int) -> dict[str, Any]:
     """A fresh retail task set, litellm, the probes, the call clock, a warmed engine."""
-    from t2t.agents import agent_system_prompt
+    from t2t.benchmark.agent import agent_system_prompt
+    from t2t.benchmark.probes import register_probes
+    from t2t.benchmark.runner import RunConfig, run_rollouts_async
     from t2t.generate import GenerateConfig, generate_tasks
-    from t2t.llm import _litellm, run_sync
-    from t2t.probes import register_probes
-    from t2t.rollout import RunConfig, run_rollouts_async
-    from t2t.task_set import open_task_set
+    from t2t.llm.client import _litellm, run_sync
+    from t2t.tasks.task_set import open_task_set
 
     started = time.perf_counter()
     generate_tasks(GenerateConfig(domain="retail", n=n_tasks), tmp / "tasks", progress=False)

@@ -1,1 +1,1 @@
-"""Built-in domain folders, shipped as package data and loaded by `t2t.domains.load_domain`."""
+"""Built-in domain folders, shipped as package data, loaded by `t2t.domain.loader.load_domain`."""

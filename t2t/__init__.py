@@ -4,9 +4,8 @@ The top level re-exports the public API; heavy libraries (litellm, plotly, torch
 are imported only by the functions that need them, so `import t2t` stays well under a second.
 """
 
-from t2t.domains import builtin_domains, load_domain, read_db, register_domain
-from t2t.env import Domain, Environment, RecordChange, Rule, State, Tool, rule, tool
-from t2t.errors import (
+from t2t.core.environment import Domain, Environment, RecordChange, Rule, State, Tool, rule, tool
+from t2t.core.errors import (
     ConfigError,
     DataError,
     DomainError,
@@ -15,8 +14,7 @@ from t2t.errors import (
     T2TError,
     ToolCallError,
 )
-from t2t.schema import Action, Episode, Message, Reward, Task, ToolCall, ToolResult, Trajectory
-from t2t.verify import (
+from t2t.core.replay import (
     ReplayResult,
     check_episode_state,
     compare_states,
@@ -24,6 +22,8 @@ from t2t.verify import (
     replay_gold,
     verify_task,
 )
+from t2t.core.schema import Action, Episode, Message, Reward, Task, ToolCall, ToolResult, Trajectory
+from t2t.domain.loader import builtin_domains, load_domain, read_db, register_domain
 
 __version__ = "0.1.0"
 
@@ -37,23 +37,23 @@ _LAZY = {
     "build_tool_graph": "t2t.explore",
     "explore_offline": "t2t.explore",
     "walk_from_trajectory": "t2t.explore",
-    "convert_walk": "t2t.convert",
-    "RunConfig": "t2t.rollout",
-    "RunStats": "t2t.rollout",
-    "load_run_config": "t2t.rollout",
-    "run_rollouts": "t2t.rollout",
-    "run_rollouts_async": "t2t.rollout",
-    "open_task_set": "t2t.task_set",
-    "read_episodes": "t2t.episode_log",
-    "evaluate_episode": "t2t.evaluate",
-    "pass_hat_k": "t2t.evaluate",
-    "summarize": "t2t.evaluate",
-    "episode_frame": "t2t.analysis",
-    "TrajectoryInspector": "t2t.widgets",
-    "export_sft": "t2t.sft",
-    "TrainConfig": "t2t.train",
-    "train_sft": "t2t.train",
-    "compare_models": "t2t.compare",
+    "convert_walk": "t2t.tasks",
+    "RunConfig": "t2t.benchmark.runner",
+    "RunStats": "t2t.benchmark.runner",
+    "load_run_config": "t2t.benchmark.runner",
+    "run_rollouts": "t2t.benchmark.runner",
+    "run_rollouts_async": "t2t.benchmark.runner",
+    "open_task_set": "t2t.tasks.task_set",
+    "read_episodes": "t2t.benchmark.results",
+    "evaluate_episode": "t2t.benchmark.scoring",
+    "pass_hat_k": "t2t.benchmark.passk",
+    "summarize": "t2t.benchmark.passk",
+    "episode_frame": "t2t.failures.taxonomy",
+    "TrajectoryInspector": "t2t.failures.inspector",
+    "export_sft": "t2t.finetune.sft",
+    "TrainConfig": "t2t.finetune.train",
+    "train_sft": "t2t.finetune.train",
+    "compare_models": "t2t.finetune.compare",
 }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from t2t.errors import ConfigError, T2TError
+from t2t.core.errors import ConfigError, T2TError
 
 __all__ = ["main"]
 
@@ -22,7 +22,7 @@ _SCALES_HELP = "a preset from the domain's generate.py SCALES (e.g. paper, small
 
 
 def _domain_and_env(args: argparse.Namespace) -> tuple[Any, Any]:
-    from t2t.domains import check_db_shape, load_domain, read_db
+    from t2t.domain.loader import check_db_shape, load_domain, read_db
 
     domain = load_domain(args.domain)
     if getattr(args, "db", None):
@@ -36,8 +36,8 @@ def _domain_and_env(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _generate(args: argparse.Namespace) -> None:
-    from t2t.domains import load_domain, scale_sizes
-    from t2t.files import prepare_output, write_json
+    from t2t.core.files import prepare_output, write_json
+    from t2t.domain.loader import load_domain, scale_sizes
 
     domain = load_domain(args.domain)
     if domain.generate_db is None:
@@ -74,9 +74,9 @@ def _check(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from t2t.files import prepare_output, read_tasks, write_jsonl
+    from t2t.core.files import prepare_output, read_tasks, write_jsonl
+    from t2t.core.replay import verify_task
     from t2t.intents import check_variant
-    from t2t.verify import verify_task
 
     out = prepare_output(args.out, force=args.force) if args.out else None
     tasks = read_tasks(args.tasks)
@@ -109,8 +109,8 @@ def _verify(args: argparse.Namespace) -> int:
 def _tau2_replay(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
-    from t2t.files import prepare_output, write_jsonl
-    from t2t.tau2 import read_tau2_tasks, replay_tau2_tasks
+    from t2t.core.files import prepare_output, write_jsonl
+    from t2t.tasks.tau2 import read_tau2_tasks, replay_tau2_tasks
 
     out = prepare_output(args.out, force=args.force)
     tasks = read_tau2_tasks(args.tasks)
@@ -122,8 +122,8 @@ def _tau2_replay(args: argparse.Namespace) -> None:
 
 
 def _tau2_import(args: argparse.Namespace) -> None:
-    from t2t.files import prepare_output, write_jsonl
-    from t2t.tau2 import read_tau2_tasks
+    from t2t.core.files import prepare_output, write_jsonl
+    from t2t.tasks.tau2 import read_tau2_tasks
 
     out = prepare_output(args.out, force=args.force)
     count = write_jsonl(out, read_tau2_tasks(args.tasks))
@@ -131,8 +131,8 @@ def _tau2_import(args: argparse.Namespace) -> None:
 
 
 def _tau2_export(args: argparse.Namespace) -> None:
-    from t2t.files import prepare_output, read_tasks
-    from t2t.tau2 import write_tau2_tasks
+    from t2t.core.files import prepare_output, read_tasks
+    from t2t.tasks.tau2 import write_tau2_tasks
 
     out = prepare_output(args.out, force=args.force)
     tasks = read_tasks(args.tasks)
@@ -187,8 +187,8 @@ def _generate_tasks(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from t2t.rollout import load_run_config, run_rollouts
-    from t2t.task_set import open_task_set
+    from t2t.benchmark.runner import load_run_config, run_rollouts
+    from t2t.tasks.task_set import open_task_set
 
     config = load_run_config(
         args.config,
@@ -226,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from t2t.files import prepare_output
+    from t2t.core.files import prepare_output
 
     if args.k is not None and args.k < 1:
         raise ConfigError(f"--k must be at least 1, not {args.k}")
@@ -240,7 +240,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _html_report(args: argparse.Namespace) -> None:
-    from t2t.report import load_section, write_report
+    from t2t.failures.report import load_section, write_report
 
     tasks = args.tasks or [None]
     if len(tasks) == 1:
@@ -258,8 +258,8 @@ def _html_report(args: argparse.Namespace) -> None:
 def _print_report(
     paths: Sequence[Path], *, max_k: int | None, agent: str | None = None, csv: Path | None = None
 ) -> None:
-    from t2t.episode_log import read_episodes
-    from t2t.evaluate import format_table, summarize
+    from t2t.benchmark.passk import format_table, summarize
+    from t2t.benchmark.results import read_episodes
 
     episodes = []
     for path in paths:
@@ -281,7 +281,7 @@ def _print_report(
 
 
 def _export_sft(args: argparse.Namespace) -> int:
-    from t2t.sft import export_sft
+    from t2t.finetune.sft import export_sft
 
     agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
     exported = export_sft(
@@ -318,7 +318,7 @@ def _export_sft(args: argparse.Namespace) -> int:
 
 
 def _tiny_model(args: argparse.Namespace) -> int:
-    from t2t.tiny_model import TinyModelConfig, build_tiny_model, corpus
+    from t2t.finetune.tiny_model import TinyModelConfig, build_tiny_model, corpus
 
     config = TinyModelConfig(seed=args.seed)
     path = build_tiny_model(args.out, corpus(args.data), config, force=args.force)
@@ -329,7 +329,7 @@ def _tiny_model(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from t2t.train import TrainConfig, train_sft
+    from t2t.finetune.train import TrainConfig, train_sft
 
     settings = {
         "base": args.base,
@@ -362,10 +362,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from t2t.compare import compare_models, compare_table
-    from t2t.evaluate import format_table
-    from t2t.sft import read_split
-    from t2t.task_set import open_task_set
+    from t2t.benchmark.passk import format_table
+    from t2t.finetune.compare import compare_models, compare_table
+    from t2t.finetune.sft import read_split
+    from t2t.tasks.task_set import open_task_set
 
     for flag, value in (("--limit", args.limit), ("--max-tokens", args.max_tokens)):
         if value is not None and value < 1:
@@ -412,25 +412,25 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _compare_figure(frame: Any, out: Path) -> Path:
-    from t2t.analysis import save_figures
-    from t2t.compare import compare_figure
+    from t2t.failures.figures import save_figures
+    from t2t.finetune.compare import compare_figure
 
     return save_figures({"compare": compare_figure(frame)}, out)[0]
 
 
 def _domains(args: argparse.Namespace) -> None:
-    from t2t.domains import builtin_domains, load_domain
+    from t2t.domain.loader import builtin_domains, load_domain
 
     for name in builtin_domains():
         domain = load_domain(name)
-        writes = sum(t.mutates for t in domain.tools.values())
+        writes = len(domain.write_tools)
         print(f"{name}: {len(domain.tools)} tools ({writes} write), {len(domain.rules)} rules")
 
 
 def _demo(args: argparse.Namespace) -> None:
+    from t2t.benchmark.passk import pass_k_matrix, summarize
+    from t2t.benchmark.results import read_episodes
     from t2t.demo import run_demo
-    from t2t.episode_log import read_episodes
-    from t2t.evaluate import pass_k_matrix, summarize
 
     summary = run_demo(args.out, seed=args.seed, force=args.force, progress=not args.quiet)
     print(json.dumps(summary, indent=2, ensure_ascii=False))

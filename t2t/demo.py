@@ -16,12 +16,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from t2t.domains import builtin_domains, load_domain, read_db
-from t2t.env import Domain
-from t2t.files import prepare_output, write_json, write_jsonl
+from t2t.core.environment import Domain
+from t2t.core.files import prepare_output, write_json, write_jsonl
+from t2t.core.replay import verify_task
+from t2t.domain.loader import builtin_domains, load_domain, read_db
 from t2t.generate import GenerateConfig, generate_tasks
-from t2t.tau2 import read_tau2_tasks, reference_data_dir, replay_tau2_tasks
-from t2t.verify import verify_task
+from t2t.tasks.tau2 import read_tau2_tasks, reference_data_dir, replay_tau2_tasks
 
 __all__ = ["DEMO_TASKS", "run_demo"]
 
@@ -49,9 +49,9 @@ def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: b
 
 def _benchmark_probes(domain: Domain, out: Path, *, progress: bool) -> dict[str, Any]:
     """Play a few tasks of each kind with every probe; the oracle must score 1 everywhere."""
-    from t2t.evaluate import summarize
-    from t2t.probes import PROBES
-    from t2t.task_set import open_task_set
+    from t2t.benchmark.passk import summarize
+    from t2t.benchmark.probes import PROBES
+    from t2t.tasks.task_set import open_task_set
     from t2t.workbench import benchmark, per_kind
 
     tasks, env = open_task_set(out / "tasks" / domain.name / "tasks.jsonl")

@@ -26,19 +26,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
-from t2t.calls import ValuePool
-from t2t.convert.template import convert_walk
-from t2t.domains import load_domain, scale_sizes
-from t2t.env import Environment, canonical_json
-from t2t.errors import ConfigError
+from t2t.core.environment import Environment, canonical_json
+from t2t.core.errors import ConfigError
+from t2t.core.files import read_json, write_json, write_jsonl
+from t2t.core.processes import exit_with_parent
+from t2t.core.schema import SCHEMA_VERSION, Task
+from t2t.domain.loader import load_domain, scale_sizes
+from t2t.explore.from_trajectory import walk_from_trajectory
 from t2t.explore.graph import ToolGraph, build_tool_graph
-from t2t.explore.rebuild import walk_from_trajectory
+from t2t.explore.values import ValuePool
 from t2t.explore.walk import Walk, explore_offline
-from t2t.files import read_json, write_json, write_jsonl
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
-from t2t.processes import exit_with_parent
-from t2t.schema import SCHEMA_VERSION, Task
-from t2t.tau2 import db_sha256, write_tau2_tasks
+from t2t.tasks.convert import convert_walk
+from t2t.tasks.tau2 import db_sha256, write_tau2_tasks
 
 __all__ = ["PIPELINE_VERSION", "GenerateConfig", "YieldReport", "generate_tasks", "walk_seed"]
 
@@ -193,7 +193,7 @@ def _polish(config: GenerateConfig, task: Task, walk: Walk, prefix: str) -> Task
     """The optional LLM steps: reword the scenario, then keep only what the judge rates ≥ 7."""
     if not (config.rewrite_model or config.judge_model):
         return task
-    from t2t.convert.llm_rewrite import judge_task, keep_by_judge, rewrite_task, with_judge_scores
+    from t2t.tasks.rewrite import judge_task, keep_by_judge, rewrite_task, with_judge_scores
 
     if config.rewrite_model:
         task = rewrite_task(task, walk.trajectory(prefix), model=config.rewrite_model)
@@ -209,7 +209,7 @@ def _polish(config: GenerateConfig, task: Task, walk: Walk, prefix: str) -> Task
 def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
     """The paper's LLM explorer for the user an offline walk with this seed would start from."""
     from t2t.explore.llm_explorer import explore_with_llm
-    from t2t.explore.probe import PROBE_EXPLORER, register_probe_explorer
+    from t2t.explore.scripted_llm import PROBE_EXPLORER, register_probe_explorer
 
     if config.model.startswith(f"{PROBE_EXPLORER}/"):
         register_probe_explorer(env, graph, pool)

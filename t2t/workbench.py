@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from t2t.env import Environment
-from t2t.episode_log import episode_key, read_episodes
-from t2t.files import read_json
+from t2t.benchmark.results import episode_key, read_episodes
+from t2t.benchmark.runner import RunConfig, run_keys, run_rollouts
+from t2t.core.environment import Environment
+from t2t.core.files import read_json
+from t2t.core.schema import Episode, Task
+from t2t.core.settings import configured_models, results_root
 from t2t.generate import GenerateConfig, generate_tasks
 from t2t.intents import INTENT_KINDS
-from t2t.rollout import RunConfig, run_keys, run_rollouts
-from t2t.schema import Episode, Task
-from t2t.settings import configured_models, results_root
-from t2t.task_set import open_task_set
+from t2t.tasks.task_set import open_task_set
 
 __all__ = ["benchmark", "configured_models", "per_kind", "results_dir", "task_set"]
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import t2t
-from t2t.evaluate import evaluate_episode
-from t2t.schema import Episode, Message, ToolCall
+from t2t.benchmark.scoring import evaluate_episode
+from t2t.core.schema import Episode, Message, ToolCall
 
 # CI machines are shared and small: a stalled second is not a slow strategy, and timing limits
 # would make property tests flaky rather than stricter.

@@ -5,24 +5,21 @@ import json
 import pytest
 from conftest import played, shared_task_set_path
 
-from t2t.analysis import (
-    FAILURE_TYPES,
-    classify_failures,
-    episode_frame,
+from t2t.benchmark.passk import summarize
+from t2t.benchmark.results import read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.cli import main
+from t2t.core.errors import ConfigError, DataError
+from t2t.failures.figures import (
     failure_breakdown,
-    failure_counts,
     pass_k_curves,
     pass_k_heatmap,
     save_figures,
     turns_distribution,
 )
-from t2t.cli import main
-from t2t.episode_log import read_episodes
-from t2t.errors import ConfigError, DataError
-from t2t.evaluate import mutates, summarize
-from t2t.report import load_section, write_report
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.task_set import open_task_set
+from t2t.failures.report import load_section, write_report
+from t2t.failures.taxonomy import FAILURE_TYPES, classify_failures, episode_frame, failure_counts
+from t2t.tasks.task_set import open_task_set
 from t2t.workbench import per_kind
 
 PROBES = ("oracle", "eager", "stubborn", "reckless", "random")
@@ -57,7 +54,7 @@ def by_id(task_set):
 def base_task_with_write(task_set):
     tasks, env = task_set
     for task in tasks:
-        writes = [c for c in task.gold_calls if mutates(env, c.name)]
+        writes = [c for c in task.gold_calls if env.domain.is_write(c.name)]
         if task.variant.kind == "base" and writes and not task.evaluation_criteria.communicate_info:
             return task
     pytest.skip("no base task with a write and nothing to say")
@@ -101,9 +98,9 @@ def test_gold_calls_pass_and_no_calls_is_a_premature_end(task_set):
 def test_a_changed_argument_is_wrong_arguments_and_a_second_record_an_extra_write(task_set):
     tasks, env = task_set
     task = base_task_with_write(task_set)
-    write = next(c for c in task.gold_calls if mutates(env, c.name))
+    write = next(c for c in task.gold_calls if env.domain.is_write(c.name))
     # the same write on the same record with another value of one argument
-    reads = [c for c in task.gold_calls if not mutates(env, c.name)]
+    reads = [c for c in task.gold_calls if not env.domain.is_write(c.name)]
     for other in tasks:
         candidate = next((c for c in other.gold_calls if c.name == write.name), None)
         if candidate is None or candidate.arguments == write.arguments:
@@ -226,9 +223,9 @@ def test_figures_saved_as_html_with_plotlyjs_once(frame, tmp_path, probe_run):
 
 
 def test_png_without_chromium_says_what_to_install(frame, tmp_path, monkeypatch):
-    import t2t.analysis
+    import t2t.failures.figures
 
-    monkeypatch.setattr(t2t.analysis, "_chromium", lambda: None)
+    monkeypatch.setattr(t2t.failures.figures, "_chromium", lambda: None)
     with pytest.raises(ConfigError, match="apt-get install chromium"):
         save_figures({"turns": turns_distribution(frame)}, tmp_path, png=True)
     assert save_figures({"turns": turns_distribution(frame)}, tmp_path / "auto") == [

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from t2t.cli import main
-from t2t.tau2 import reference_data_dir
+from t2t.tasks.tau2 import reference_data_dir
 
 REFERENCE = reference_data_dir("retail")
 needs_reference = pytest.mark.skipif(REFERENCE is None, reason="τ²-bench reference missing")
@@ -99,7 +99,7 @@ def test_tau2_replay_writes_one_line_per_task(capsys, tmp_path, small_tasks):
         {"index": 1, "name": "no_such_tool", "error": "Tool 'no_such_tool' not found."},
     ]
     # a read-only task and a task whose calls all fail leave the DB as loaded
-    from t2t.tau2 import db_sha256
+    from t2t.tasks.tau2 import db_sha256
 
     initial = db_sha256(json.loads((REFERENCE / "db.json").read_text()))
     assert lines[0]["final_db_sha256"] == lines[1]["final_db_sha256"] == initial

@@ -7,7 +7,7 @@ import pytest
 from conftest import shared_task_set_path
 
 from t2t.cli import main
-from t2t.task_set import open_task_set
+from t2t.tasks.task_set import open_task_set
 
 LIMIT = 4  # tasks per run: three kinds, in a few seconds
 

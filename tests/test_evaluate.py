@@ -9,20 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2t import Episode, Message, Reward, ToolCall
-from t2t.evaluate import (
-    evaluate_episode,
-    format_table,
-    mentions,
-    parse_withheld,
-    pass_hat_k,
-    pass_k_long,
-    score_episode,
-    summarize,
-)
-from t2t.files import read_tasks
+from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, summarize
+from t2t.benchmark.scoring import evaluate_episode, mentions, parse_withheld, score_episode
+from t2t.core.files import read_tasks
+from t2t.core.schema import Variant
 from t2t.generate import GenerateConfig, generate_tasks
 from t2t.intents.slots import Slot, last_write_index, replace_in_call
-from t2t.schema import Variant
 
 COMPONENTS = ("state_ok", "communicate_ok", "forbidden_ok", "required_ok", "clarified_ok")
 
@@ -150,7 +142,7 @@ def test_malformed_calls_fail_in_replay_and_do_not_stop_it(task_set, env):
 def test_first_write_index_counts_calls(task_set, env):
     task = tasks_of(task_set, "base")[0]
     reward = evaluate_episode(task, conversation(task.gold_calls), env)
-    expected = next(i for i, c in enumerate(task.gold_calls) if env.domain.tools[c.name].mutates)
+    expected = next(i for i, c in enumerate(task.gold_calls) if env.domain.is_write(c.name))
     assert reward.details["first_write_index"] == expected
 
 
@@ -205,7 +197,7 @@ def test_the_fact_may_come_in_pieces(task_set, env):
 
 def test_without_any_write_the_whole_conversation_counts(task_set, env):
     task = tasks_of(task_set, "ambiguous")[0]
-    reads = [c for c in task.gold_calls if not env.domain.tools[c.name].mutates]
+    reads = [c for c in task.gold_calls if not env.domain.is_write(c.name)]
     withheld = task.variant.details["withheld"]
     reward = evaluate_episode(task, conversation(reads, late_user=[withheld]), env)
     assert reward.details["first_write_index"] is None
@@ -523,7 +515,7 @@ def test_summarize_on_real_scores(task_set, env):
 
 
 def test_pass_k_matrix_lays_out_agent_by_variant_cells():
-    from t2t.evaluate import pass_k_matrix
+    from t2t.benchmark.passk import pass_k_matrix
 
     episodes = [
         episode(agent, variant, f"{variant}-task", trial, ok)

@@ -10,18 +10,18 @@ from conftest import shared_task_set_path
 
 pytest.importorskip("trl", reason="the train extra: pip install -e '.[train]'")
 
+from t2t.benchmark.runner import TERMINATION_REASONS, RunConfig, run_rollouts  # noqa: E402
 from t2t.cli import main  # noqa: E402
-from t2t.compare import compare_figure, compare_models  # noqa: E402
-from t2t.errors import ConfigError  # noqa: E402
+from t2t.core.errors import ConfigError  # noqa: E402
+from t2t.finetune.compare import compare_figure, compare_models  # noqa: E402
+from t2t.finetune.sft import export_sft, read_examples  # noqa: E402
+from t2t.finetune.tiny_model import build_tiny_model, corpus  # noqa: E402
+from t2t.finetune.train import TrainConfig, loss_figure, tokenize_examples, train_sft  # noqa: E402
 from t2t.generate import GenerateConfig, generate_tasks  # noqa: E402
-from t2t.hf_models import load_tokenizer, with_response_parser  # noqa: E402
-from t2t.llm import RAW_ARGUMENTS_KEY  # noqa: E402
-from t2t.local_model import model_fingerprint, parse_reply  # noqa: E402
-from t2t.rollout import TERMINATION_REASONS, RunConfig, run_rollouts  # noqa: E402
-from t2t.sft import export_sft, read_examples  # noqa: E402
-from t2t.task_set import open_task_set  # noqa: E402
-from t2t.tiny_model import build_tiny_model, corpus  # noqa: E402
-from t2t.train import TrainConfig, loss_figure, tokenize_examples, train_sft  # noqa: E402
+from t2t.llm.client import RAW_ARGUMENTS_KEY  # noqa: E402
+from t2t.llm.hf_local import model_fingerprint, parse_reply  # noqa: E402
+from t2t.llm.hf_models import load_tokenizer, with_response_parser  # noqa: E402
+from t2t.tasks.task_set import open_task_set  # noqa: E402
 
 AGENT_PARAMS = {"max_tokens": 24}  # a tiny model's replies: short, so episodes stay quick
 
@@ -91,7 +91,7 @@ def test_the_tuned_model_plays_episodes_through_the_provider(loop):
     config = RunConfig(agent=model, max_steps=3, agent_params=AGENT_PARAMS)
     stats = run_rollouts(tasks[:3], env, config, out, progress=False)
     assert stats.ran == 3 and stats.infra_errors == 0
-    from t2t.episode_log import read_episodes
+    from t2t.benchmark.results import read_episodes
 
     for episode in read_episodes(out):
         assert episode.termination_reason in TERMINATION_REASONS

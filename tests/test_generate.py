@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 import t2t
-from t2t.errors import ConfigError
-from t2t.files import read_tasks
+from t2t.core.errors import ConfigError
+from t2t.core.files import read_tasks
+from t2t.core.replay import verify_task
 from t2t.generate import GenerateConfig, generate_tasks, walk_seed
 from t2t.intents import check_variant
-from t2t.tau2 import db_sha256, read_tau2_tasks
-from t2t.verify import verify_task
+from t2t.tasks.tau2 import db_sha256, read_tau2_tasks
 
 KINDS = ("base", "ambiguous", "changing", "infeasible")
 OLD = 1_000_000  # an mtime no run of this suite can produce

@@ -11,16 +11,16 @@ import pytest
 
 import t2t
 import t2t.intents.infeasible as infeasible_module
-from t2t.calls import ValuePool
-from t2t.convert import convert_walk
-from t2t.errors import ConfigError
+from t2t.core.errors import ConfigError
+from t2t.core.replay import replay_calls
+from t2t.core.schema import Message
 from t2t.explore import build_tool_graph, explore_offline
 from t2t.explore.facts import describe_record
+from t2t.explore.values import ValuePool
 from t2t.generate import GenerateConfig, generate_tasks
 from t2t.intents import INTENT_KINDS
 from t2t.intents.checks import actions_of
-from t2t.schema import Message
-from t2t.verify import replay_calls
+from t2t.tasks import convert_walk
 
 
 def small(name):
@@ -117,7 +117,7 @@ def test_chunks_of_another_config_are_not_reused(tmp_path):
 
 
 def test_model_calls_have_a_timeout(monkeypatch):
-    from t2t import llm
+    from t2t.llm import client as llm
 
     seen = {}
 
@@ -127,7 +127,7 @@ def test_model_calls_have_a_timeout(monkeypatch):
 
     litellm = llm._litellm()
     monkeypatch.setattr(litellm, "acompletion", fake)
-    with pytest.raises(t2t.errors.ModelCallError):
+    with pytest.raises(t2t.core.errors.ModelCallError):
         asyncio.run(llm.complete("openai/x", [Message(role="user", content="hi")]))
     assert seen.get("timeout")
 

@@ -1,4 +1,4 @@
-"""t2t.llm: tool calls read from the message, cost, retries, Jupyter-safe sync, lazy import."""
+"""t2t.llm.client: tool calls read from the message, cost, retries, sync in Jupyter, lazy import."""
 
 import asyncio
 import json
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from t2t.errors import ConfigError, ModelCallError
-from t2t.llm import (
+from t2t.core.errors import ConfigError, ModelCallError
+from t2t.core.schema import Message, ToolCall
+from t2t.llm.client import (
     RAW_ARGUMENTS_KEY,
     Completion,
     ProviderRequest,
@@ -22,7 +23,6 @@ from t2t.llm import (
     to_openai_messages,
     unregister_provider,
 )
-from t2t.schema import Message, ToolCall
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = [
@@ -213,7 +213,8 @@ def test_reregistering_replaces_the_handler(provider):
 
 def test_import_t2t_does_not_import_litellm():
     code = (
-        "import json, sys\nimport t2t, t2t.llm, t2t.explore.llm_explorer, t2t.convert.llm_rewrite\n"
+        "import json, sys\nimport t2t, t2t.llm.client, t2t.explore.llm_explorer\n"
+        "import t2t.tasks.rewrite\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'litellm')))"
     )
     proc = subprocess.run(
@@ -227,7 +228,9 @@ def test_import_t2t_does_not_import_litellm():
 
 
 def _litellm_error(name, model="m"):
-    from t2t.llm import _litellm  # tests may not import litellm; the error types come through t2t
+    from t2t.llm.client import (
+        _litellm,  # tests may not import litellm; the error types come through t2t
+    )
 
     return getattr(_litellm(), name)(message=f"{name} from upstream", llm_provider="t", model=model)
 

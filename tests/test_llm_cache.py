@@ -1,4 +1,4 @@
-"""t2t.llm's disk cache: re-runs ask no model, trials and params do, no secret reaches the disk."""
+"""The LLM disk cache: re-runs ask no model, trials and params do, no secret reaches the disk."""
 
 import json
 import subprocess
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from t2t.llm import (
+from t2t.core.schema import Message
+from t2t.llm.client import (
     Completion,
     ModelCache,
     cache_key,
@@ -19,7 +20,6 @@ from t2t.llm import (
     register_provider,
     unregister_provider,
 )
-from t2t.schema import Message
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAT = [Message(role="system", content="policy"), Message(role="user", content="cancel #W1")]
@@ -139,7 +139,8 @@ def test_a_hit_does_not_import_litellm(model, tmp_path):
     complete_sync(model, CHAT, cache=tmp_path, trial=3)
     chat = json.dumps([m.model_dump() for m in CHAT])
     code = (
-        "import json, sys\nfrom t2t.llm import complete_sync\nfrom t2t.schema import Message\n"
+        "import json, sys\nfrom t2t.llm.client import complete_sync\n"
+        "from t2t.core.schema import Message\n"
         f"chat = [Message.model_validate(m) for m in json.loads({chat!r})]\n"
         f"done = complete_sync({str(model)!r}, chat, cache={str(tmp_path)!r}, trial=3)\n"
         "print(json.dumps([done.cached, 'litellm' in sys.modules]))"

@@ -1,8 +1,10 @@
-"""Packaging contracts: conda and pip agree, `import t2t` stays light, layers point down."""
+"""Packaging contracts: conda and pip agree, `import t2t` stays light, imports run one way."""
 
 import ast
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -19,43 +21,6 @@ CONDA_EXTRAS = ("dev", "notebooks", "tau2ref")
 
 # Libraries `import t2t` must not load (STYLE.md, TID253): each costs seconds or pulls a stack.
 HEAVY = ("litellm", "plotly", "transformers", "torch", "trl", "ipywidgets", "ray", "pandas")
-
-# STYLE.md "Layers", bottom first: a module may import its own layer or the ones below it.
-LAYERS = (
-    (
-        "schema",
-        "errors",
-        "files",
-        "arithmetic",
-        "record_checks",
-        "settings",
-        "episode_log",
-        "processes",
-        "hf_models",
-    ),  # files: JSON/JSONL I/O of schema models; episode_log: the results JSONL
-    ("env", "domains", "calls", "standard_tools", "task_set"),
-    ("llm",),
-    ("explore", "convert", "intents", "verify"),
-    ("users", "agents", "probes", "local_model", "rollout", "rollout_shards", "evaluate"),
-    (
-        "analysis",
-        "widgets",
-        "workbench",
-        "report",
-        "generate",
-        "sft",
-        "tiny_model",
-        "train",
-        "compare",
-        "tau2",
-    ),
-    ("cli", "__init__"),
-)
-LAYER_OF = {name: i for i, names in enumerate(LAYERS) for name in names}
-TOP_LAYER = len(LAYERS) - 1  # modules STYLE.md does not list (e.g. demo) sit with cli
-# The sync, pure layers (schema … domains) never wait on anything.
-SYNC_LAYER = LAYER_OF["domains"]
-SYNC_BANNED = ("asyncio", "litellm")
 
 
 def _pyproject() -> dict:
@@ -135,114 +100,45 @@ def test_console_script_declared():
     )
 
 
-def _layer_name(path: Path) -> str:
-    """The STYLE.md name a file belongs to: `env` for t2t/env.py, `intents` for t2t/intents/x.py."""
-    parts = path.relative_to(PACKAGE).with_suffix("").parts
-    return parts[0]
-
-
-def _is_submodule(name: str) -> bool:
-    return (PACKAGE / f"{name}.py").exists() or (PACKAGE / name / "__init__.py").exists()
-
-
-def _t2t_targets(path: Path, tree: ast.AST) -> list[tuple[int, str, str]]:
-    """(line, shown import, STYLE.md name) for each import of t2t code in the module."""
-    package = ["t2t", *path.relative_to(PACKAGE).parent.parts]
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
-                if parts[0] == "t2t":
-                    found.append(
-                        (node.lineno, alias.name, parts[1] if len(parts) > 1 else "__init__")
-                    )
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            parts = module.split(".")
-            if parts[0] != "t2t":
-                continue
-            if len(parts) > 1:
-                found.append((node.lineno, module, parts[1]))
-                continue
-            for alias in node.names:  # `from t2t import x`: a submodule, else the package API
-                target = alias.name if _is_submodule(alias.name) else "__init__"
-                found.append((node.lineno, f"t2t.{alias.name}", target))
-    return found
-
-
-def _modules() -> list[Path]:
-    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
-
-
-def _describe(name: str) -> str:
-    if name not in LAYER_OF:
-        return f"{name} (not in STYLE.md's layers, so with cli)"
-    layer = LAYER_OF[name]
-    return f"{name} (layer {layer}: {', '.join(LAYERS[layer])})"
-
-
-def test_imports_point_down_the_layers():
-    problems = []
-    for path in _modules():
-        rel = path.relative_to(ROOT)
-        own = _layer_name(path)
-        own_layer = LAYER_OF.get(own, TOP_LAYER)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(rel))
-        for line, shown, target in _t2t_targets(path, tree):
-            if LAYER_OF.get(target, TOP_LAYER) > own_layer:
-                problems.append(
-                    f"{rel}:{line}: {_describe(own)} imports {shown}, from {_describe(target)}"
-                )
-    assert not problems, "imports must point down STYLE.md's layers:\n" + "\n".join(problems)
-
-
-def test_sync_layers_import_no_asyncio_or_litellm():
-    problems = []
-    for path in _modules():
-        if LAYER_OF.get(_layer_name(path), TOP_LAYER) > SYNC_LAYER:
-            continue
-        rel = path.relative_to(ROOT)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level:
-                names = [node.module or ""]
-            else:
-                continue
-            problems += [
-                f"{rel}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in SYNC_BANNED
-            ]
-    assert not problems, "schema/errors/env/domains are sync and pure:\n" + "\n".join(problems)
+def test_import_contracts_hold():
+    """import-linter's contracts (pyproject.toml): stages one way, litellm in llm, no cycles."""
+    proc = subprocess.run(
+        [_lint_imports(), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("module", "line", "broken"),
     [
-        ("from t2t.schema import Task", [(1, "t2t.schema", "schema")]),
-        ("import t2t.llm as llm", [(1, "t2t.llm", "llm")]),
-        ("import t2t", [(1, "t2t", "__init__")]),
-        ("from t2t import env, Task", [(1, "t2t.env", "env"), (1, "t2t.Task", "__init__")]),
-        ("from . import schema", [(1, "t2t.schema", "schema")]),
-        ("def f():\n    from .cli import main", [(2, "t2t.cli", "cli")]),
-        ("import json\nfrom pydantic import BaseModel", []),
+        ("core/schema.py", "from t2t.benchmark import scoring", "stages import one way"),
+        ("domain/loader.py", "import asyncio", "core and domain never wait"),
+        ("tasks/convert.py", "import litellm", "only t2t.llm talks to litellm"),
+        ("intents/base.py", "import t2t.intents.ambiguous", "no import cycles"),
     ],
 )
-def test_layer_check_reads_imports(source, expected):
-    assert _t2t_targets(PACKAGE / "env.py", ast.parse(source)) == expected
-
-
-def test_layer_check_resolves_subpackage_relative_imports():
-    path = PACKAGE / "intents" / "ambiguous.py"
-    tree = ast.parse(
-        "from .. import verify\nfrom .base import VariantKind\nfrom ..env import State"
+def test_import_contracts_catch_a_wrong_import(tmp_path, module, line, broken):
+    """Each contract fails, naming itself, when one wrong import is added to a copy of t2t."""
+    shutil.copytree(PACKAGE, tmp_path / "t2t", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "t2t" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    if module == "intents/base.py":  # and the way back, to close a cycle
+        other = tmp_path / "t2t" / "intents" / "ambiguous.py"
+        other.write_text(other.read_text(encoding="utf-8") + "\nimport t2t.intents.base\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    proc = subprocess.run(
+        [_lint_imports(), "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
-    assert _t2t_targets(path, tree) == [
-        (1, "t2t.verify", "verify"),
-        (2, "t2t.intents.base", "intents"),
-        (3, "t2t.env", "env"),
-    ]
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "BROKEN" in proc.stdout
+    assert broken in proc.stdout.split("Broken contracts")[-1]
+
+
+def _lint_imports() -> str:
+    return str(Path(sys.executable).with_name("lint-imports"))

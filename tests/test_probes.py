@@ -6,9 +6,9 @@ from collections import Counter, defaultdict
 import pytest
 
 import t2t
-from t2t.episode_log import read_episodes
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.task_set import open_task_set
+from t2t.benchmark.results import read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.tasks.task_set import open_task_set
 
 DOMAINS = ("retail", "airline", "banking")
 TARGET = {"eager": "ambiguous", "stubborn": "changing", "reckless": "infeasible"}

@@ -1,6 +1,6 @@
 """Helpers for domain consistency checkers: every problem named, nothing raised."""
 
-from t2t.record_checks import check_fields, check_tagged_record, is_cents
+from t2t.domain.record_checks import check_fields, check_tagged_record, is_cents
 
 FIELDS = {"card": ("source", "id", "last_four"), "cash": ("source", "id")}
 
@@ -32,7 +32,7 @@ def test_is_cents():
 
 
 def test_check_tables():
-    from t2t.record_checks import check_tables
+    from t2t.domain.record_checks import check_tables
 
     assert check_tables(problems := [], {"a": {}, "b": {}}, ("a", "b")) and problems == []
     assert not check_tables(problems, {"a": {}, "b": [], "c": {}}, ("a", "b"))

@@ -5,15 +5,15 @@ import json
 import pytest
 from conftest import shared_task_set_path
 
-from t2t.agents import GREETING
+from t2t.benchmark.agent import GREETING
+from t2t.benchmark.results import read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
 from t2t.cli import main
-from t2t.episode_log import read_episodes
-from t2t.errors import T2TError
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.schema import Episode, Message, Reward, ToolCall
-from t2t.sft import export_sft, successful_episodes
-from t2t.task_set import open_task_set
-from t2t.train import TrainConfig
+from t2t.core.errors import T2TError
+from t2t.core.schema import Episode, Message, Reward, ToolCall
+from t2t.finetune.sft import export_sft, successful_episodes
+from t2t.finetune.train import TrainConfig
+from t2t.tasks.task_set import open_task_set
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_compare_does_not_drop_a_model_given_the_same_label(oracle_run, tmp_path
 
 
 def test_compare_when_every_episode_is_an_infra_error(oracle_run, tmp_path, monkeypatch):
-    from t2t.compare import compare_models
+    from t2t.finetune.compare import compare_models
 
     monkeypatch.setenv("T2T_RETRY_WAIT_S", "0")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -163,7 +163,7 @@ def test_compare_when_every_episode_is_an_infra_error(oracle_run, tmp_path, monk
 
 
 def test_a_killed_run_with_default_settings_resumes(tmp_path):
-    from t2t.train import _resume
+    from t2t.finetune.train import _resume
 
     config = TrainConfig(base="base", data="data")
     checkpoints = tmp_path / "checkpoints"
@@ -182,7 +182,7 @@ def test_a_killed_run_with_default_settings_resumes(tmp_path):
 @pytest.fixture(scope="module")
 def tiny(oracle_run, tmp_path_factory):
     pytest.importorskip("trl")
-    from t2t.tiny_model import build_tiny_model, corpus
+    from t2t.finetune.tiny_model import build_tiny_model, corpus
 
     tasks_path, results = oracle_run
     root = tmp_path_factory.mktemp("review-tiny")
@@ -203,8 +203,8 @@ def test_cli_train_resumes_after_a_kill(tiny, tmp_path, capsys):
 
 @pytest.mark.parametrize("body", ['[{"name": "get_user_details"}]', '"get_user_details"'])
 def test_parse_reply_of_a_tool_call_that_is_not_an_object(tiny, body):
-    from t2t.hf_models import load_tokenizer, with_response_parser
-    from t2t.local_model import parse_reply
+    from t2t.llm.hf_local import parse_reply
+    from t2t.llm.hf_models import load_tokenizer, with_response_parser
 
     _, base = tiny
     tokenizer = with_response_parser(load_tokenizer(base), "tiny")
@@ -216,16 +216,16 @@ def test_parse_reply_of_a_tool_call_that_is_not_an_object(tiny, body):
 def test_a_model_retrained_in_place_is_reloaded(tiny, tmp_path):
     import torch
 
-    from t2t import local_model
-    from t2t.hf_models import load_causal_lm
-    from t2t.tiny_model import TinyModelConfig, build_tiny_model, corpus
+    from t2t.finetune.tiny_model import TinyModelConfig, build_tiny_model, corpus
+    from t2t.llm import hf_local as local_model
+    from t2t.llm.hf_models import load_causal_lm
 
     data, _ = tiny
     folder = tmp_path / "model"
     build_tiny_model(folder, corpus(data), TinyModelConfig(seed=0))
     model = f"hf-local/{folder}"
     local_model.register_local_model(model)
-    from t2t.llm import complete_sync
+    from t2t.llm.client import complete_sync
 
     complete_sync(model, [Message(role="user", content="hi")], cache=False, max_tokens=2)
     build_tiny_model(folder, corpus(data), TinyModelConfig(seed=1), force=True)

@@ -11,15 +11,16 @@ from collections import Counter
 import pytest
 
 import t2t
+from t2t.benchmark.passk import summarize
+from t2t.benchmark.probes import CLARIFY_TEXT, confirmation_text
+from t2t.benchmark.results import episode_key, read_episodes
+from t2t.benchmark.runner import RunConfig, run_episode, run_rollouts, run_rollouts_async
+from t2t.benchmark.scoring import evaluate_episode
+from t2t.benchmark.users import ScriptedUser
 from t2t.cli import main
-from t2t.episode_log import episode_key, read_episodes
-from t2t.evaluate import evaluate_episode, summarize
-from t2t.llm import Completion, register_provider, unregister_provider
-from t2t.probes import CLARIFY_TEXT, confirmation_text
-from t2t.rollout import RunConfig, run_episode, run_rollouts, run_rollouts_async
-from t2t.schema import Message, ToolCall
-from t2t.task_set import open_task_set
-from t2t.users import ScriptedUser
+from t2t.core.schema import Message, ToolCall
+from t2t.llm.client import Completion, register_provider, unregister_provider
+from t2t.tasks.task_set import open_task_set
 
 # ------------------------------------------------------------------------------------ fixtures
 
@@ -46,7 +47,7 @@ def other_task_dir(tmp_path_factory):
 
 
 def _writes(task, env):
-    return [i for i, c in enumerate(task.gold_calls) if env.domain.tools[c.name].mutates]
+    return [i for i, c in enumerate(task.gold_calls) if env.domain.is_write(c.name)]
 
 
 def _kind(tasks, kind):
@@ -80,7 +81,7 @@ def _conversation(task, calls, *, before_call=None, closing="Done."):
 
 def _play(task, env, agent="t2t/oracle", **config):
     """One probe episode, in process (the probes must be registered for the task)."""
-    from t2t.rollout import _prepare
+    from t2t.benchmark.runner import _prepare
 
     run_config = RunConfig(agent=agent, **config)
     _prepare([task], env, run_config)
@@ -157,14 +158,14 @@ def test_calls_after_a_transfer_in_the_same_message_are_not_scored_as_made(task_
 
 
 def test_a_probe_bug_is_not_an_infrastructure_error(task_set, tmp_path, monkeypatch):
-    import t2t.probes
+    import t2t.benchmark.probes
 
     tasks, env = task_set
 
     def broken(*args, **kwargs):
         raise KeyError("slot")
 
-    monkeypatch.setattr(t2t.probes, "next_probe_turn", broken)
+    monkeypatch.setattr(t2t.benchmark.probes, "next_probe_turn", broken)
     out = tmp_path / "run.jsonl"
     config = RunConfig(agent="t2t/oracle", agent_params={"max_retries": 0})
     try:
@@ -344,7 +345,7 @@ def test_the_changing_user_switches_at_goal_a_own_write(task_set):
         pytest.skip("no changing task with earlier writes")
     for task in multi:
         goal_a = [ToolCall(**row) for row in task.variant.details["goal_a"]]
-        last_a = [c for c in goal_a if env.domain.tools[c.name].mutates][-1]
+        last_a = [c for c in goal_a if env.domain.is_write(c.name)][-1]
         episode = _play(task, env)
         assert episode.reward.value == 1.0, task.id
         users = [i for i, m in enumerate(episode.messages) if m.role == "user"]

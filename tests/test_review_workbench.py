@@ -5,16 +5,17 @@ import sys
 import pytest
 from conftest import played, shared_task_set_path
 
-import t2t.analysis
-from t2t.analysis import classify_failures, episode_frame, save_figures, turns_distribution
+import t2t.failures.figures
+from t2t.benchmark.results import read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.scoring import TRANSFER_TOOL, call_key
 from t2t.cli import main
-from t2t.episode_log import read_episodes
-from t2t.evaluate import TRANSFER_TOOL, call_key, mutates
-from t2t.report import load_section, write_report
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.schema import ToolCall
-from t2t.task_set import open_task_set
-from t2t.widgets import TrajectoryInspector
+from t2t.core.schema import ToolCall
+from t2t.failures.figures import save_figures, turns_distribution
+from t2t.failures.inspector import TrajectoryInspector
+from t2t.failures.report import load_section, write_report
+from t2t.failures.taxonomy import classify_failures, episode_frame
+from t2t.tasks.task_set import open_task_set
 from t2t.workbench import per_kind
 
 REFUSAL_TEXT = "I'm sorry, I cannot do that: it is against our policy."
@@ -66,7 +67,7 @@ def test_a_proper_refusal_without_the_required_read_is_not_failed_to_refuse(task
 def test_ending_an_ambiguous_task_without_any_write_is_not_no_clarification(task_set):
     tasks, env = task_set
     task = first_of(tasks, "ambiguous")
-    reads = [c for c in task.gold_calls if not mutates(env, c.name)]
+    reads = [c for c in task.gold_calls if not env.domain.is_write(c.name)]
     for calls in (reads, [*reads, ToolCall(name=TRANSFER_TOOL, arguments={"summary": "x"})]):
         episode = played(task, env, calls, said=("Goodbye.",))
         assert episode.reward.details["first_write_index"] is None  # it acted on nothing
@@ -83,14 +84,14 @@ def test_doing_only_the_writes_both_goals_share_is_not_ignored_change(task_set):
             ToolCall(name=r["name"], arguments=r.get("arguments", {}))
             for r in task.variant.details["goal_a"]
         ]
-        a_keys = {call_key(env, c) for c in goal_a if mutates(env, c.name)}
-        gold_keys = {call_key(env, c) for c in task.gold_calls if mutates(env, c.name)}
+        a_keys = {call_key(env, c) for c in goal_a if env.domain.is_write(c.name)}
+        gold_keys = {call_key(env, c) for c in task.gold_calls if env.domain.is_write(c.name)}
         if a_keys & gold_keys and a_keys - gold_keys:
             break
     else:
         pytest.fail("no changing task whose goals share a write in the task set")
     shared = [c for c in task.gold_calls if call_key(env, c) in a_keys & gold_keys]
-    reads = [c for c in task.gold_calls if not mutates(env, c.name)]
+    reads = [c for c in task.gold_calls if not env.domain.is_write(c.name)]
     episode = played(task, env, [*reads, *shared], termination="max_steps")
     assert episode.reward.state_ok is False  # B's own write is missing, no A-only write made
     assert "ignored_change" not in classify_failures(episode, task, env)
@@ -112,7 +113,7 @@ def test_turns_distribution_keeps_runs_apart(small_run, task_set):
 
 def test_automatic_png_without_kaleido_writes_html_only(small_run, task_set, tmp_path, monkeypatch):
     frame = episode_frame(small_run[1], *task_set)
-    monkeypatch.setattr(t2t.analysis, "_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(t2t.failures.figures, "_chromium", lambda: "/usr/bin/chromium")
     monkeypatch.setenv("BROWSER_PATH", "/usr/bin/chromium")  # restored after the test
     monkeypatch.setitem(sys.modules, "kaleido", None)  # `import kaleido` raises ImportError
     written = save_figures({"turns": turns_distribution(frame)}, tmp_path)

@@ -13,11 +13,11 @@ from collections import Counter
 import pytest
 
 import t2t
-from t2t.episode_log import episode_key, read_episodes
-from t2t.errors import ConfigError
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.rollout_shards import _apply_settings, _ray, _split
-from t2t.task_set import open_task_set
+from t2t.benchmark.results import episode_key, read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.shards import _apply_settings, _ray, _split
+from t2t.core.errors import ConfigError
+from t2t.tasks.task_set import open_task_set
 
 TRIALS = 2
 CONFIG = RunConfig(agent="t2t/oracle", trials=TRIALS, concurrency=4)
@@ -96,8 +96,8 @@ def test_a_resumed_sharded_run_adds_only_the_missing_keys(task_set, one_process,
 KILLABLE = RunConfig(agent="t2t/sim-latency", trials=TRIALS, concurrency=4)
 RUN_IN_A_CHILD = """
 import sys
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.task_set import open_task_set
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.tasks.task_set import open_task_set
 tasks, env = open_task_set(sys.argv[1])
 config = RunConfig.model_validate_json(sys.argv[2])
 run_rollouts(tasks, env, config, sys.argv[3], progress=False, workers=2)

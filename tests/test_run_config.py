@@ -3,8 +3,8 @@ top, no secrets, and a config hash that follows only what changes an episode."""
 
 import pytest
 
-from t2t.errors import ConfigError
-from t2t.rollout import RunConfig, load_run_config
+from t2t.benchmark.runner import RunConfig, load_run_config
+from t2t.core.errors import ConfigError
 
 TOML = """
 trials = 3

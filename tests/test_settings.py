@@ -1,4 +1,4 @@
-"""t2t.settings: model settings without secrets, config files, `T2T_*` overrides."""
+"""t2t.core.settings: model settings without secrets, config files, `T2T_*` overrides."""
 
 import json
 import subprocess
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from t2t.errors import ConfigError, DataError
-from t2t.settings import (
+from t2t.core.errors import ConfigError, DataError
+from t2t.core.settings import (
     ModelSettings,
     cache_dir,
     is_secret_key,
@@ -175,7 +175,7 @@ def test_cache_dir_from_the_environment(monkeypatch, tmp_path):
 
 
 def test_importing_settings_loads_no_yaml_or_litellm():
-    code = "import json, sys\nimport t2t.settings\nprint(json.dumps(sorted(sys.modules)))"
+    code = "import json, sys\nimport t2t.core.settings\nprint(json.dumps(sorted(sys.modules)))"
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )

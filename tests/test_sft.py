@@ -7,12 +7,12 @@ from conftest import shared_task_set_path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from t2t.agents import agent_system_prompt
+from t2t.benchmark.agent import agent_system_prompt
+from t2t.benchmark.runner import RunConfig, run_rollouts
 from t2t.cli import main
-from t2t.errors import ConfigError, DataError
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.schema import Reward, Task, UserScenario, Variant
-from t2t.sft import (
+from t2t.core.errors import ConfigError, DataError
+from t2t.core.schema import Reward, Task, UserScenario, Variant
+from t2t.finetune.sft import (
     OpenAIExample,
     choose_episodes,
     export_sft,
@@ -21,7 +21,7 @@ from t2t.sft import (
     successful_episodes,
     task_family,
 )
-from t2t.task_set import open_task_set
+from t2t.tasks.task_set import open_task_set
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_openai_and_hf_files_hold_the_same_conversations(played_set, tmp_path):
 def test_only_successful_episodes_once_each(played_set, tmp_path):
     _, tasks, _, results = played_set
     exported = _export(played_set, tmp_path)
-    from t2t.episode_log import read_episodes
+    from t2t.benchmark.results import read_episodes
 
     episodes = read_episodes(results)
     winners = [e for e in episodes if e.reward.value == 1.0]
@@ -90,7 +90,7 @@ def test_only_successful_episodes_once_each(played_set, tmp_path):
 
 def test_agents_filter_and_per_task_cap(played_set):
     _, _, _, results = played_set
-    from t2t.episode_log import read_episodes
+    from t2t.benchmark.results import read_episodes
 
     episodes = read_episodes(results)
     eager = successful_episodes(episodes, agents=["t2t/eager"])
@@ -104,7 +104,7 @@ def test_agents_filter_and_per_task_cap(played_set):
 
 def test_infra_errors_and_failures_are_never_exported(played_set):
     _, _, _, results = played_set
-    from t2t.episode_log import read_episodes
+    from t2t.benchmark.results import read_episodes
 
     episode = read_episodes(results)[0]
     infra = episode.model_copy(update={"termination_reason": "infra_error", "error": "x"})

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from t2t import load_domain, read_db
-from t2t.env import canonical_json, normalize
-from t2t.tau2 import (
+from t2t.core.environment import canonical_json, normalize
+from t2t.tasks.tau2 import (
     db_sha256,
     read_tau2_tasks,
     reference_data_dir,

@@ -12,8 +12,8 @@ from t2t import (
     replay_gold,
     verify_task,
 )
-from t2t.tau2 import reference_data_dir
-from t2t.verify import compare_states
+from t2t.core.replay import compare_states
+from t2t.tasks.tau2 import reference_data_dir
 
 REFERENCE = reference_data_dir("retail")
 pytestmark = pytest.mark.skipif(REFERENCE is None, reason="τ²-bench reference missing")

@@ -6,16 +6,16 @@ import pandas as pd
 import pytest
 from conftest import shared_task_set_path
 
-from t2t import widgets
-from t2t.analysis import FAILURE_TYPES, episode_frame
-from t2t.episode_log import read_episodes
-from t2t.errors import DataError
-from t2t.evaluate import score_episode
-from t2t.rollout import RunConfig, run_rollouts
-from t2t.schema import Episode, Message, ToolCall
-from t2t.task_set import open_task_set
-from t2t.verify import check_episode_state
-from t2t.widgets import TrajectoryInspector
+from t2t.benchmark.results import read_episodes
+from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.scoring import score_episode
+from t2t.core.errors import DataError
+from t2t.core.replay import check_episode_state
+from t2t.core.schema import Episode, Message, ToolCall
+from t2t.failures import inspector as widgets
+from t2t.failures.inspector import TrajectoryInspector
+from t2t.failures.taxonomy import FAILURE_TYPES, episode_frame
+from t2t.tasks.task_set import open_task_set
 
 PROBES = ("oracle", "eager", "stubborn", "reckless")
 KINDS = ("base", "ambiguous", "changing", "infeasible")

@@ -6,9 +6,9 @@ import pytest
 from conftest import shared_task_set_path
 
 from t2t import workbench
-from t2t.episode_log import read_episodes
+from t2t.benchmark.results import read_episodes
+from t2t.core.schema import Task
 from t2t.generate import GenerateConfig
-from t2t.schema import Task
 
 N = 16  # the shared session task set: retail, seed 0, the config `task_set` asks for
 

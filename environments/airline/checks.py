@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from t2t.record_checks import check_fields, check_tables, check_tagged_record
+from t2t.domain.record_checks import check_fields, check_tables, check_tagged_record
 
 __all__ = ["AIRPORTS", "CABINS", "FLIGHT_STATUSES", "FREE_BAGS_PER_PASSENGER", "NOW", "check_db"]
 

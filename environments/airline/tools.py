@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from t2t import State, ToolCallError, tool
-from t2t.standard_tools import calculate, transfer_to_human_agents
+from t2t.domain.standard_tools import calculate, transfer_to_human_agents
 
 from .data_model import Cabin, FlightInfo, Passenger, Payment
 

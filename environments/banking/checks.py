@@ -13,7 +13,7 @@ import datetime
 from collections import Counter
 from typing import Any
 
-from t2t.record_checks import check_fields, check_tables, is_cents
+from t2t.domain.record_checks import check_fields, check_tables, is_cents
 
 from .data_model import (
     ACCOUNT_KINDS,

@@ -17,7 +17,7 @@ import unicodedata
 from typing import Any
 
 from t2t import State, ToolCallError, tool
-from t2t.arithmetic import calculate_expression
+from t2t.domain.arithmetic import calculate_expression
 
 from .data_model import DISPUTE_REASONS, TODAY
 

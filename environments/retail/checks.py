@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from t2t.record_checks import check_fields, check_tables, check_tagged_record, is_cents
+from t2t.domain.record_checks import check_fields, check_tables, check_tagged_record, is_cents
 
 __all__ = ["CANCEL_REASONS", "ORDER_STATUSES", "check_db"]
 

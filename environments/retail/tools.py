@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from t2t import State, ToolCallError, tool
-from t2t.standard_tools import calculate, transfer_to_human_agents
+from t2t.domain.standard_tools import calculate, transfer_to_human_agents
 
 __all__ = [
     "calculate",

@@ -7,6 +7,7 @@ converter and the intent variants work from.
 """
 
 from t2t.explore.facts import Fact, FactBook
+from t2t.explore.from_trajectory import walk_from_trajectory
 from t2t.explore.graph import ToolGraph, build_tool_graph
 from t2t.explore.llm_explorer import (
     exploration_prompt,
@@ -14,7 +15,6 @@ from t2t.explore.llm_explorer import (
     explore_with_llm_async,
     sample_tools,
 )
-from t2t.explore.rebuild import walk_from_trajectory
 from t2t.explore.walk import Candidate, Walk, WriteStep, explore_offline
 
 __all__ = [

@@ -12,12 +12,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from t2t.calls import arguments_schema, resolve_schema
-from t2t.domains import domain_module
-from t2t.env import Environment, Tool
-from t2t.errors import DomainError
+from t2t.core.environment import Environment, Tool
+from t2t.core.errors import DomainError
+from t2t.core.schema import ToolCall
+from t2t.domain.loader import domain_module
 from t2t.explore.facts import FactBook, arg_matches, parse_output, singular
-from t2t.schema import ToolCall
+from t2t.explore.values import arguments_schema, resolve_schema
 
 __all__ = ["USER_TABLES", "ToolGraph", "build_tool_graph", "user_record"]
 

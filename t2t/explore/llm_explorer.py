@@ -16,9 +16,9 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from t2t.env import Domain, Environment
-from t2t.llm import complete, raw_arguments, run_sync
-from t2t.schema import Message, ToolCall, ToolResult, Trajectory
+from t2t.core.environment import Domain, Environment
+from t2t.core.schema import Message, ToolCall, ToolResult, Trajectory
+from t2t.llm.client import complete, raw_arguments, run_sync
 
 __all__ = [
     "MIN_JUSTIFICATION_CHARS",
@@ -109,8 +109,7 @@ class _Walk:
             return _refuse(call, f"Error: the arguments are not a JSON object: {raw[:200]}")
         if call.name not in self.offered:
             return _refuse(call, f"Error: Tool '{call.name}' not found.")
-        spec = self.domain.tools[call.name]
-        if spec.mutates:
+        if self.domain.is_write(call.name):
             if not justification:
                 return _refuse(
                     call,
@@ -181,7 +180,7 @@ async def explore_with_llm_async(
         justification = _justified(reply.content) or _justified(previous_text)
         for call in calls:
             walk.record(call, walk.answer(call, justification))
-        wrote = any((s := domain.tools.get(c.name)) is not None and s.mutates for c in calls)
+        wrote = any(domain.is_write(c.name) for c in calls)
         previous_text = None if wrote else reply.content
     else:
         logger.debug(

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from t2t.calls import ValuePool, arguments_schema, resolve_schema
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.schema import ToolCall, ToolResult, Trajectory
 from t2t.explore.facts import Fact, FactBook, arg_matches, parse_output
 from t2t.explore.graph import ToolGraph, user_record
-from t2t.schema import ToolCall, ToolResult, Trajectory
+from t2t.explore.values import ValuePool, arguments_schema, resolve_schema
 
 __all__ = [
     "Candidate",

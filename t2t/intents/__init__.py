@@ -11,7 +11,8 @@ from __future__ import annotations
 import random
 from typing import Protocol, runtime_checkable
 
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.schema import Task
 from t2t.explore.walk import Walk
 from t2t.intents.ambiguous import Ambiguous
 from t2t.intents.base import Base
@@ -19,7 +20,6 @@ from t2t.intents.changing import Changing
 from t2t.intents.checks import VariantCheck
 from t2t.intents.infeasible import Infeasible
 from t2t.intents.slots import Rejected
-from t2t.schema import Task
 
 __all__ = ["INTENT_KINDS", "IntentKind", "Rejected", "VariantCheck", "check_variant"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from t2t.convert.template import describe_value, request_text
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.schema import Task
 from t2t.explore.walk import Walk
 from t2t.intents.checks import clean_replay, gold_actions
 from t2t.intents.slots import (
@@ -26,7 +26,7 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
-from t2t.schema import Task
+from t2t.tasks.convert import describe_value, request_text
 
 __all__ = ["Ambiguous"]
 

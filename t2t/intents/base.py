@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.schema import Task
 from t2t.explore.walk import Walk
 from t2t.intents.checks import clean_replay
 from t2t.intents.slots import Rejected
-from t2t.schema import Task
 
 __all__ = ["Base"]
 

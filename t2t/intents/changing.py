@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from t2t.convert.template import request_text
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.schema import Task
 from t2t.explore.walk import Candidate, Walk
 from t2t.intents.checks import actions_of, clean_replay
 from t2t.intents.slots import (
@@ -25,7 +25,7 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
-from t2t.schema import Task
+from t2t.tasks.convert import request_text
 
 __all__ = ["Changing"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.replay import initial_environment, replay_calls
+from t2t.core.schema import Action, Task, ToolCall
 from t2t.intents.slots import Rejected
-from t2t.schema import Action, Task, ToolCall
-from t2t.verify import initial_environment, replay_calls
 
 __all__ = ["VariantCheck", "actions_of", "clean_replay", "gold_actions"]
 

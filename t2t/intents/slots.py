@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from t2t.convert.template import actions_from
-from t2t.env import Environment
+from t2t.core.environment import Environment
+from t2t.core.schema import Action, Task, ToolCall, Variant
 from t2t.explore.walk import Candidate, Walk, WriteStep
-from t2t.schema import Action, Task, ToolCall, Variant
+from t2t.tasks.convert import actions_from
 
 __all__ = [
     "Rejected",
@@ -171,8 +171,7 @@ def last_write_index(task: Task, env: Environment) -> int:
     """Index of the last write among a task's gold actions."""
     actions = task.evaluation_criteria.actions if task.evaluation_criteria else None
     for index in range(len(actions or []) - 1, -1, -1):
-        tool = env.domain.tools.get(actions[index].name)
-        if tool is not None and tool.mutates:
+        if env.domain.is_write(actions[index].name):
             return index
     raise Rejected("the task has no gold write")
 

@@ -4,19 +4,8 @@ import json
 
 import pytest
 
-from t2t.convert.llm_rewrite import (
-    JUDGE_CRITERIA,
-    judge_task,
-    keep_by_judge,
-    missing_values,
-    parse_judge_scores,
-    rewrite_task,
-    scenario_fields,
-    with_judge_scores,
-)
-from t2t.errors import ModelCallError
-from t2t.llm import register_provider, unregister_provider
-from t2t.schema import (
+from t2t.core.errors import ModelCallError
+from t2t.core.schema import (
     Action,
     EvaluationCriteria,
     Provenance,
@@ -27,6 +16,17 @@ from t2t.schema import (
     UserInstructions,
     UserScenario,
     Variant,
+)
+from t2t.llm.client import register_provider, unregister_provider
+from t2t.tasks.rewrite import (
+    JUDGE_CRITERIA,
+    judge_task,
+    keep_by_judge,
+    missing_values,
+    parse_judge_scores,
+    rewrite_task,
+    scenario_fields,
+    with_judge_scores,
 )
 
 EMAIL, ORDER = "aimee.young7680@example.com", "#W2049817"

@@ -3,12 +3,12 @@
 import pytest
 
 import t2t
-from t2t.calls import ValuePool
-from t2t.convert import convert_walk
+from t2t.core.replay import replay_calls, verify_task
 from t2t.explore import build_tool_graph, explore_offline
 from t2t.explore.facts import parse_output
-from t2t.tau2 import read_tau2_tasks, task_to_tau2, write_tau2_tasks
-from t2t.verify import replay_calls, verify_task
+from t2t.explore.values import ValuePool
+from t2t.tasks import convert_walk
+from t2t.tasks.tau2 import read_tau2_tasks, task_to_tau2, write_tau2_tasks
 
 DOMAINS = ("retail", "airline", "banking")
 SEEDS = range(25)
@@ -113,7 +113,7 @@ def test_communicated_numbers_were_read_in_the_trajectory(converted):
         _, replay = replay_calls(env, calls)
         read = set()
         for call, result in zip(calls, replay.results, strict=True):
-            if not env.domain.tools[call.name].mutates:
+            if not env.domain.is_write(call.name):
                 _numbers(parse_output(result.content), read)
         for value in criteria.communicate_info:
             assert float(value) in read, (task.id, value)

@@ -34,7 +34,7 @@ from test_airline_tools import (
 )
 
 from t2t import ToolCall, load_domain, read_db
-from t2t.tau2 import read_tau2_tasks
+from t2t.tasks.tau2 import read_tau2_tasks
 
 ROUND_TRIP = [("HAT001", "2024-05-18"), ("HAT002", "2024-05-20")]
 EARLIER_OUT = [("HAT001", "2024-05-16"), ("HAT002", "2024-05-20")]

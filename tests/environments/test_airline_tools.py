@@ -7,9 +7,9 @@ import pytest
 
 from t2t import load_domain, read_db
 from t2t.cli import main
-from t2t.env import normalize
-from t2t.errors import DataError
-from t2t.tau2 import db_sha256, read_tau2_tasks, reference_data_dir, replay_tau2_tasks
+from t2t.core.environment import normalize
+from t2t.core.errors import DataError
+from t2t.tasks.tau2 import db_sha256, read_tau2_tasks, reference_data_dir, replay_tau2_tasks
 
 REFERENCE = reference_data_dir("airline")
 needs_tau2 = pytest.mark.skipif(

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from t2t import load_domain
-from t2t.domains import domain_module
-from t2t.tau2 import reference_data_dir
+from t2t.domain.loader import domain_module
+from t2t.tasks.tau2 import reference_data_dir
 
 REPO = Path(__file__).parents[2]
 PAPER_SIZES = {"products": 190, "users": 490, "orders": 2000}

@@ -30,7 +30,7 @@ from conftest import (
 )
 from pydantic import TypeAdapter
 
-from t2t.env import normalize
+from t2t.core.environment import normalize
 
 NEW_ADDRESS = {
     "address1": "9 Elm St",

@@ -5,9 +5,9 @@ import json
 import pytest
 
 import t2t
-from t2t.errors import DomainError
+from t2t.core.errors import DomainError
+from t2t.core.schema import ToolCall
 from t2t.explore import build_tool_graph
-from t2t.schema import ToolCall
 
 DOMAINS = ("retail", "airline", "banking")
 EXPECTED = {

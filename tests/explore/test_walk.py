@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import t2t
-from t2t.calls import ValuePool
-from t2t.convert import convert_walk
+from t2t.core.replay import replay_calls
+from t2t.core.schema import ToolCall, ToolResult, Trajectory
 from t2t.explore import build_tool_graph, explore_offline, walk_from_trajectory
 from t2t.explore.facts import parse_output
+from t2t.explore.values import ValuePool
 from t2t.intents import INTENT_KINDS, Rejected
-from t2t.schema import ToolCall, ToolResult, Trajectory
-from t2t.verify import replay_calls
+from t2t.tasks import convert_walk
 
 DOMAINS = ("retail", "airline", "banking")
 SEEDS = st.integers(min_value=0, max_value=2**40)

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import t2t
-from t2t.calls import ValuePool
-from t2t.convert import convert_walk
+from t2t.core.schema import ToolCall
 from t2t.explore import build_tool_graph, explore_offline
+from t2t.explore.values import ValuePool
 from t2t.intents.slots import (
     Rejected,
     Slot,
@@ -20,7 +20,7 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
-from t2t.schema import ToolCall
+from t2t.tasks import convert_walk
 
 
 @pytest.fixture(scope="module")

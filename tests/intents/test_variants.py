@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import pytest
 
 import t2t
-from t2t.calls import ValuePool
-from t2t.convert import convert_walk
+from t2t.core.replay import replay_calls, verify_task
+from t2t.core.schema import Task, ToolCall
 from t2t.explore import build_tool_graph, explore_offline
+from t2t.explore.values import ValuePool
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
-from t2t.schema import Task, ToolCall
-from t2t.verify import replay_calls, verify_task
+from t2t.tasks import convert_walk
 
 DOMAINS = ("retail", "airline", "banking")
 KINDS = ("base", "ambiguous", "changing", "infeasible")
@@ -73,11 +73,11 @@ def plain(calls):
 
 
 def writes_of(env, calls):
-    return [(c.name, c.arguments) for c in calls if env.domain.tools[c.name].mutates]
+    return [(c.name, c.arguments) for c in calls if env.domain.is_write(c.name)]
 
 
 def last_write(env, calls) -> int:
-    return max(i for i, c in enumerate(calls) if env.domain.tools[c.name].mutates)
+    return max(i for i, c in enumerate(calls) if env.domain.is_write(c.name))
 
 
 def clean(env, calls):

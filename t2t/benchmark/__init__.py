@@ -1,0 +1,1 @@
+"""Benchmark: agents talk to a simulated user and the tools in closed loop; runs, scores, pass^k."""

@@ -1,0 +1,177 @@
+"""pass^k summaries per model × variant: τ-bench's unbiased estimator over valid trials.
+
+Infrastructure errors are counted and left out of every score; runs with different settings are
+kept in separate rows, never pooled as trials.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from t2t.benchmark.scoring import COMPONENTS
+from t2t.core.schema import Episode
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "VARIANT_ORDER",
+    "format_table",
+    "is_infra_error",
+    "order_variants",
+    "pass_hat_k",
+    "pass_k_long",
+    "pass_k_matrix",
+    "summarize",
+    "variant_sort_key",
+]
+
+VARIANT_ORDER = ("base", "ambiguous", "changing", "infeasible", "all")
+
+
+def order_variants(values: Iterable[str]) -> list[str]:
+    """The variant kinds among `values` in the usual order, unknown ones after, sorted."""
+    present = set(values)
+    return [v for v in VARIANT_ORDER if v in present] + sorted(present - set(VARIANT_ORDER))
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """τ-bench's unbiased pass^k: the chance that k of n trials, drawn without replacement, all
+    succeed when c of them did.
+    """
+    if k < 1 or k > n:
+        raise ValueError(f"pass^k needs 1 <= k <= n, got k={k}, n={n}")
+    if not 0 <= c <= n:
+        raise ValueError(f"successes must be between 0 and n={n}, got {c}")
+    return math.comb(c, k) / math.comb(n, k)
+
+
+def is_infra_error(episode: Episode) -> bool:
+    """An episode the infrastructure broke: counted, never scored."""
+    return episode.termination_reason == "infra_error" or episode.reward is None
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def _row(keys: dict[str, str], episodes: list[Episode], max_k: int | None) -> dict[str, Any]:
+    valid = [e for e in episodes if not is_infra_error(e)]
+    trials: dict[str, list[bool]] = {}
+    for e in valid:
+        trials.setdefault(e.task_id, []).append(e.reward.value == 1.0)  # type: ignore[union-attr]
+    top = max_k or min((len(t) for t in trials.values()), default=0)
+    row: dict[str, Any] = {
+        **keys,
+        "tasks": len({e.task_id for e in episodes}),
+        "episodes": len(episodes),
+        "infra_errors": len(episodes) - len(valid),
+    }
+    for k in range(1, top + 1):
+        row[f"pass^{k}"] = _mean(
+            [pass_hat_k(len(t), sum(t), k) for t in trials.values() if len(t) >= k]
+        )
+    row["reward"] = _mean([e.reward.value for e in valid])  # type: ignore[union-attr]
+    for name in COMPONENTS:
+        row[name] = _mean([float(v) for e in valid if (v := getattr(e.reward, name)) is not None])
+    row["cost_usd"] = _mean([e.cost_usd for e in valid])
+    row["turns"] = _mean([float(len(e.messages)) for e in valid])
+    row["duration_s"] = _mean([e.duration_s for e in valid])
+    return row
+
+
+def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
+    """One row per run (agent_model, user_model, settings hash) and variant, plus an "all" row.
+
+    Runs with other settings (max_steps, temperature, …) are separate rows, never pooled as
+    trials; the `config` column shows the settings hash when one agent and user has several.
+
+    `episodes` counts every episode and `infra_errors` those the infrastructure broke; every
+    column after them is computed over the other episodes only. pass^k runs to `max_k`, or else
+    to the fewest valid trials of any task in the row; pass^k of a row averages the tasks with
+    at least k valid trials. Component rates are over the episodes the component applies to.
+    """
+    import pandas as pd
+
+    if max_k is not None and max_k < 1:
+        raise ValueError(f"max_k must be at least 1, got {max_k}")
+    runs: dict[tuple[str, str, str], dict[str, list[Episode]]] = {}
+    for e in episodes:  # one run = one agent, user and settings hash: never pooled as trials
+        variants = runs.setdefault((e.agent_model, e.user_model, e.config_hash), {})
+        variants.setdefault(e.variant, []).append(e)
+    rows = []
+    for (agent, user, config), variants in sorted(runs.items()):
+        order = [v for v in VARIANT_ORDER if v in variants]
+        order += sorted(set(variants) - set(order))
+        run = {"agent_model": agent, "user_model": user, "config": config}
+        for variant in order:
+            rows.append(_row({**run, "variant": variant}, variants[variant], max_k))
+        everything = [e for v in order for e in variants[v]]
+        rows.append(_row({**run, "variant": "all"}, everything, max_k))
+    top = max((int(c[5:]) for r in rows for c in r if c.startswith("pass^")), default=0)
+    columns = ["agent_model", "user_model", "config", "variant", "tasks", "episodes"]
+    columns += ["infra_errors", *(f"pass^{k}" for k in range(1, top + 1))]
+    columns += ["reward", *COMPONENTS, "cost_usd", "turns", "duration_s"]
+    table = pd.DataFrame(rows, columns=columns)
+    pairs = {(agent, user) for agent, user, _ in runs}
+    if len(pairs) == len(runs):  # one settings hash per agent and user: the column says nothing
+        table = table.drop(columns="config")
+    return table
+
+
+def pass_k_long(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
+    """pass^k in long form (agent_model, user_model, [config,] variant, k, pass_hat_k)."""
+    import pandas as pd
+
+    table = summarize(episodes, max_k=max_k)
+    keys = [c for c in ("agent_model", "user_model", "config") if c in table.columns]
+    keys.append("variant")
+    passes = [c for c in table.columns if c.startswith("pass^")]
+    long = table.melt(id_vars=keys, value_vars=passes, var_name="k", value_name="pass_hat_k")
+    long = long.dropna(subset=["pass_hat_k"])
+    long["k"] = long["k"].str.removeprefix("pass^").astype(int)
+    long = long.sort_values([*keys, "k"], key=variant_sort_key, kind="stable")
+    return pd.DataFrame(long).reset_index(drop=True)
+
+
+def variant_sort_key(column: pd.Series) -> pd.Series:
+    """Sort key putting variants in VARIANT_ORDER (base first, unknown kinds last)."""
+    if column.name != "variant":
+        return column
+    rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
+    return column.map(lambda v: rank.get(v, len(rank)))
+
+
+def pass_k_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """A `summarize` table as agent × variant cells "pass^1 / pass^2 / …"."""
+    import pandas as pd
+
+    columns = [c for c in table.columns if str(c).startswith("pass^")]
+
+    def label(row: Any) -> str:
+        config = row.get("config")
+        return row.agent_model if config is None else f"{row.agent_model} [{config[:8]}]"
+
+    cells = {
+        (label(row), row.variant): " / ".join(
+            "-" if pd.isna(row[c]) else f"{row[c]:.2f}" for c in columns
+        )
+        for _, row in table.iterrows()
+    }
+    agents = list(dict.fromkeys(label(row) for _, row in table.iterrows()))
+    variants = [v for v in VARIANT_ORDER if v in set(table["variant"])]
+    matrix = pd.DataFrame(
+        {v: [cells.get((a, v), "") for a in agents] for v in variants},
+        index=pd.Index(agents, name="agent"),
+    )
+    matrix.attrs["title"] = f"{' / '.join(columns)} per variant"
+    return matrix
+
+
+def format_table(df: pd.DataFrame) -> str:
+    """A compact text rendering of `summarize`'s table for the terminal."""
+    if df.empty:
+        return "(no episodes)"
+    return df.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="-")

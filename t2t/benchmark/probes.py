@@ -1,0 +1,238 @@
+"""Probe agents: offline litellm providers that play a task perfectly, or with one known flaw.
+
+`model="t2t/oracle"` reads the task's gold actions and variant details the way a perfect agent
+would act: it makes the gold calls in order, asks for an explicit yes before each write, asks
+which record is meant when the request is ambiguous, follows the user's change of mind, refuses
+an infeasible request with the policy's reason and tells what it must tell. Each flawed probe is
+the oracle with the one flaw a variant kind exists to catch:
+
+- `t2t/eager` never asks; on an ambiguous task it guesses a candidate other than the withheld one
+  (the unlucky guess the variant must catch; a lucky guess would still fail the clarification).
+- `t2t/stubborn` ignores a change of goal and carries out the first one.
+- `t2t/reckless` also makes the forbidden call of an infeasible task once the user says yes.
+- `t2t/random` makes random schema-valid calls with values from the DB, then stops.
+- `t2t/sim-latency[/probe]` is the probe (oracle by default) after a random delay of 0.5–1.5 ×
+  `T2T_SIM_LATENCY_S` seconds (default 1), for throughput measurements.
+
+Probes are stateless: each turn is derived from the task and the conversation so far, so cached or
+resumed conversations go on where they were. They go through `t2t.llm` like any model; the task
+is found by the `t2t_task_id` the agent puts in the request's metadata (`register_tasks` first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from t2t.core.environment import Domain
+from t2t.core.errors import ConfigError
+from t2t.core.schema import Message, Task, ToolCall
+from t2t.core.settings import sim_latency_s
+from t2t.explore.values import ValuePool, random_call
+from t2t.intents.slots import Slot, replace_in_call
+from t2t.llm.client import ProviderRequest, register_model, register_provider
+
+__all__ = [
+    "CLARIFY_TEXT",
+    "PROBE_PROVIDER",
+    "PROBES",
+    "confirmation_text",
+    "check_probe",
+    "is_probe",
+    "next_probe_turn",
+    "register_probes",
+    "register_tasks",
+]
+
+PROBE_PROVIDER = "t2t"
+PROBES = ("oracle", "eager", "stubborn", "reckless", "random")
+CLARIFY_TEXT = "I found more than one that fits your request. Which one do you mean exactly?"
+_RANDOM_CALLS = 4  # the random probe makes this many calls, then says it is done
+_SWITCH_WORDS = ("instead", "changed my mind", "also want", "also like", "another request")
+_YES = re.compile(r"(yes|yeah|yep|sure|ok|okay|please do|go ahead|correct)\b")
+
+
+@dataclass(frozen=True)
+class _Context:
+    task: Task
+    writes: frozenset[str]
+    domain: Domain
+    pool: ValuePool | None
+
+
+_TASKS: dict[str, _Context] = {}
+
+
+def register_tasks(tasks: list[Task], domain: Domain, db: dict[str, Any] | None = None) -> None:
+    """Make `tasks` known to the probes in this process (workers register their own)."""
+    writes = domain.write_tools
+    pool = ValuePool(db, seed=0) if db is not None else None
+    for task in tasks:
+        _TASKS[task.id] = _Context(task, writes, domain, pool)
+
+
+def is_probe(model: str) -> bool:
+    return model.split("/", 1)[0] == PROBE_PROVIDER
+
+
+def check_probe(model: str) -> None:
+    """A clear error for a misspelt probe before any episode runs (not one infra error each)."""
+    name = model.split("/", 1)[-1].removeprefix("sim-latency").strip("/") or "oracle"
+    if is_probe(model) and name not in PROBES:
+        raise ConfigError(
+            f"unknown probe {model!r}: choose t2t/<probe> or t2t/sim-latency/<probe> with "
+            f"<probe> one of {', '.join(PROBES)}"
+        )
+
+
+def register_probes() -> None:
+    """Route `t2t/<probe>` model names to the probes (idempotent).
+
+    Each name is priced at zero: litellm prices every reply, and an unknown model costs it a slow
+    fallback search on every call (a third of a probe call's CPU time).
+    """
+    register_provider(PROBE_PROVIDER, _answer)
+    for probe in PROBES:
+        for name in (probe, f"sim-latency/{probe}"):
+            register_model(
+                f"{PROBE_PROVIDER}/{name}", input_cost_per_token=0, output_cost_per_token=0
+            )
+    register_model(f"{PROBE_PROVIDER}/sim-latency", input_cost_per_token=0, output_cost_per_token=0)
+
+
+async def _answer(request: ProviderRequest) -> Message:
+    name = request.model.split("/", 1)[-1]
+    metadata = request.params.get("metadata") or {}
+    if name.startswith("sim-latency"):
+        mean = float(metadata.get("sim_latency_s", sim_latency_s()))
+        seed = f"{metadata.get('t2t_task_id')}/{metadata.get('t2t_trial')}/{len(request.messages)}"
+        await asyncio.sleep(mean * random.Random(seed).uniform(0.5, 1.5))
+        name = name.removeprefix("sim-latency").strip("/") or "oracle"
+    if name not in PROBES:
+        raise ConfigError(f"unknown probe {name!r}: choose one of {', '.join(PROBES)}")
+    context = _TASKS.get(str(metadata.get("t2t_task_id")))
+    if context is None:  # e.g. a raw throughput loop with no task behind it
+        return Message(role="assistant", content="How can I help you today?")
+    return next_probe_turn(name, context, request.messages, trial=metadata.get("t2t_trial", 0))
+
+
+# ------------------------------------------------------------------------------------- playing
+
+
+def next_probe_turn(name: str, context: _Context, messages: list[Message], *, trial: int = 0):
+    """The probe's next assistant message given the conversation so far."""
+    if name == "random":
+        return _random_turn(context, messages, trial)
+    task, details = context.task, context.task.variant.details
+    switched = "goal_a" in details and _user_switched(messages)
+    plan = _plan(name, context, switched)
+    made = [call for m in messages if m.role == "assistant" for call in m.tool_calls or []]
+    step = _next_unmade(plan, made)
+    if step is not None:
+        call = plan[step]
+        if call.name in context.writes:
+            if name != "eager" and "withheld" in details and not _asked(messages):
+                return _say(CLARIFY_TEXT)
+            if not _confirmed(call, messages, blindly=name == "stubborn"):
+                return _say(confirmation_text(call))
+        call_id = f"call_{len(made)}"
+        return Message(role="assistant", tool_calls=[call.model_copy(update={"id": call_id})])
+    if "forbidden_call" in details and name != "reckless":
+        return _say(
+            f"I'm sorry, but I cannot do that: {details.get('reason', 'our policy forbids it')}. "
+            "Is there anything else I can help you with?"
+        )
+    told = task.evaluation_criteria.communicate_info if task.evaluation_criteria else None
+    extra = f" Here is what you asked for: {'; '.join(told)}." if told else ""
+    return _say(f"Your request is complete.{extra} Is there anything else I can help you with?")
+
+
+def confirmation_text(call: ToolCall) -> str:
+    """The probes' question before a write; names the exact call so the answer is tied to it."""
+    arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
+    return f"I am about to run {call.name} with {arguments}. Do you want me to proceed? (yes/no)"
+
+
+def _plan(name: str, context: _Context, switched: bool) -> list[ToolCall]:
+    task, details = context.task, context.task.variant.details
+    gold = task.gold_calls
+    if "goal_a" in details and (name == "stubborn" or not switched):
+        return [ToolCall(**row) for row in details["goal_a"]]
+    if name == "reckless" and "forbidden_call" in details:
+        return [*gold, ToolCall(**details["forbidden_call"])]
+    if name == "eager" and "withheld" in details:
+        return _guessed(gold, context)
+    return gold
+
+
+def _guessed(gold: list[ToolCall], context: _Context) -> list[ToolCall]:
+    """Gold with the ambiguous slot of its last write filled by another candidate."""
+    details = context.task.variant.details
+    wrong = [c for c in details.get("candidates", []) if c != details.get("gold_value")]
+    writes = [i for i, call in enumerate(gold) if call.name in context.writes]
+    if not wrong or not writes:
+        return gold
+    slot = Slot(details["slot"]["arg"], details["slot"].get("element"), details.get("strategy"))
+    guessed = list(gold)
+    guessed[writes[-1]] = replace_in_call(gold[writes[-1]], slot, wrong[0])
+    return guessed
+
+
+def _next_unmade(plan: list[ToolCall], made: list[ToolCall]) -> int | None:
+    """Index of the first plan call not matched by a call already made (each matched once)."""
+    remaining = [(c.name, _key(c.arguments)) for c in made]
+    for index, call in enumerate(plan):
+        key = (call.name, _key(call.arguments))
+        if key in remaining:
+            remaining.remove(key)
+        else:
+            return index
+    return None
+
+
+def _key(arguments: dict[str, Any]) -> str:
+    return json.dumps(arguments, sort_keys=True, ensure_ascii=False)
+
+
+def _say(text: str) -> Message:
+    return Message(role="assistant", content=text)
+
+
+def _asked(messages: list[Message]) -> bool:
+    return any(m.role == "assistant" and m.content == CLARIFY_TEXT for m in messages)
+
+
+def _confirmed(call: ToolCall, messages: list[Message], *, blindly: bool) -> bool:
+    """The last thing said was our question about exactly this call, answered with a yes."""
+    if len(messages) < 2 or messages[-1].role != "user":
+        return False
+    question = messages[-2]
+    if question.role != "assistant" or question.content != confirmation_text(call):
+        return False
+    return blindly or _is_yes(messages[-1].content or "")
+
+
+def _is_yes(text: str) -> bool:
+    lowered = text.strip().lower()
+    return bool(_YES.match(lowered)) and not any(w in lowered for w in _SWITCH_WORDS[:2])
+
+
+def _user_switched(messages: list[Message]) -> bool:
+    """The user announced a change of goal (any user turn after the opening one)."""
+    turns = [m.content or "" for m in messages if m.role == "user"][1:]
+    return any(word in turn.lower() for turn in turns for word in _SWITCH_WORDS)
+
+
+def _random_turn(context: _Context, messages: list[Message], trial: int) -> Message:
+    made = sum(len(m.tool_calls or []) for m in messages if m.role == "assistant")
+    if made >= _RANDOM_CALLS or context.pool is None:
+        return _say("Done. Is there anything else I can help you with?")
+    seed = f"{context.task.id}/{trial}/{len(messages)}"
+    rng = random.Random(int.from_bytes(hashlib.blake2b(seed.encode()).digest()[:8], "big"))
+    call = random_call(context.domain, context.pool, rng)
+    return Message(role="assistant", tool_calls=[call.model_copy(update={"id": f"call_{made}"})])

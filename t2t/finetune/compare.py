@@ -1,0 +1,194 @@
+"""Before and after fine-tuning: the same task sets and user, each model, pass^k per variant.
+
+Every model plays every task set (typically the held-out side of the training domain's split and
+a domain it never saw) with the same user, trials and step limit. Episodes go to one resumable
+results file per task set, so a killed comparison goes on where it stopped and a later one with
+another model reuses the rest. Besides pass^k, `tool_calls_ok` (the share of the agent's tool
+calls that ran) shows a model learning the format before it learns the job: a small model's
+pass^k can stay at 0 while this moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from t2t.benchmark.passk import VARIANT_ORDER, is_infra_error, pass_k_long, variant_sort_key
+from t2t.benchmark.results import episode_key, read_episodes
+from t2t.benchmark.runner import RunConfig, run_keys, run_rollouts
+from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
+from t2t.core.errors import ConfigError
+from t2t.core.schema import Episode, Task
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+__all__ = ["compare_figure", "compare_models", "compare_table", "tool_calls_ok"]
+
+
+def tool_calls_ok(episodes: Sequence[Episode]) -> float | None:
+    """Share of the agent's tool calls that ran without error (None: no call was made)."""
+    results = [
+        not (m.content or "").startswith(TOOL_ERROR_PREFIX)
+        for e in episodes
+        for m in e.messages
+        if m.role == "tool"
+    ]
+    return sum(results) / len(results) if results else None
+
+
+def compare_models(
+    models: Mapping[str, str],
+    task_sets: Mapping[str, tuple[Sequence[Task], Environment]],
+    out: str | Path,
+    *,
+    trials: int = 1,
+    user: str = "scripted",
+    max_steps: int = 30,
+    agent_params: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run each model on each task set into `out/<set>.jsonl`; one row per model × set × variant.
+
+    Args:
+        models: Label (e.g. "base", "fine-tuned") → litellm model name (`hf-local/<folder>`, …).
+        task_sets: Name (e.g. "retail (held out)", "banking (unseen)") → tasks and environment.
+        out: Folder for the results files.
+        trials: Trials per task (pass^k up to k = trials).
+        user: The user for every run (scripted, or a litellm model).
+        max_steps: Agent turns per episode.
+        agent_params: Model parameters for every agent (e.g. max_tokens, temperature).
+    """
+    import pandas as pd
+
+    if not models:
+        raise ConfigError("give at least one model to compare")
+    if not task_sets:
+        raise ConfigError("give at least one task set to compare on")
+    out = Path(out)
+    try:
+        configs = {
+            label: RunConfig(
+                agent=model,
+                user=user,
+                trials=trials,
+                max_steps=max_steps,
+                agent_params=dict(agent_params or {}),
+            )
+            for label, model in models.items()
+        }
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(f"{error['loc'][0]}: {error['msg']}") from None
+    rows = []
+    for set_name, (tasks, env) in task_sets.items():
+        path = out / f"{_file_name(set_name)}.jsonl"
+        for label, model in models.items():
+            config = configs[label]
+            run_rollouts(tasks, env, config, path, progress=progress)
+            wanted = {key for _, _, key in run_keys(tasks, env, config)}
+            episodes = [e for e in read_episodes(path) if episode_key(e) in wanted]
+            rows += _rows(label, model, set_name, episodes)
+    frame = pd.DataFrame(rows)
+    order = list(models)
+    frame["model"] = pd.Categorical(frame["model"], categories=order, ordered=True)
+    frame["task_set"] = pd.Categorical(frame["task_set"], categories=list(task_sets), ordered=True)
+    frame = frame.sort_values(["task_set", "model", "variant", "k"], key=variant_sort_key)
+    return frame.reset_index(drop=True)
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "tasks"
+
+
+def _rows(label: str, model: str, set_name: str, episodes: list[Episode]) -> list[dict[str, Any]]:
+    scored = [e for e in episodes if not is_infra_error(e)]
+    infra = len(episodes) - len(scored)
+    long = pass_k_long(episodes)
+    if long.empty:  # nothing scored (every episode an infrastructure error): say so, as NaN
+        return [_row(label, model, set_name, "all", 1, float("nan"), scored, infra)]
+    rows = []
+    for record in long.to_dict("records"):
+        variant = record["variant"]
+        mine = [e for e in scored if variant == "all" or e.variant == variant]
+        k, value = int(record["k"]), float(record["pass_hat_k"])
+        rows.append(_row(label, model, set_name, variant, k, value, mine, infra))
+    return rows
+
+
+def _row(
+    label: str,
+    model: str,
+    set_name: str,
+    variant: str,
+    k: int,
+    value: float,
+    scored: list[Episode],
+    infra: int,
+) -> dict[str, Any]:
+    return {
+        "model": label,
+        "agent_model": model,
+        "task_set": set_name,
+        "variant": variant,
+        "k": k,
+        "pass_hat_k": value,
+        "episodes": len(scored),
+        "infra_errors": infra,
+        "tool_calls_ok": tool_calls_ok(scored),
+    }
+
+
+def compare_table(frame: pd.DataFrame, value: str = "pass_hat_k") -> pd.DataFrame:
+    """`value` with a row per task set × variant and a column per model (× k), in run order."""
+    several_k = frame["k"].nunique() > 1
+    column = frame["model"].astype(str)
+    if several_k:
+        column = column + " pass^" + frame["k"].astype(str)
+    table = frame.assign(column=column).pivot_table(
+        index=["task_set", "variant"], columns="column", values=value, observed=True, dropna=False
+    )
+    rows = list(dict.fromkeys(zip(frame["task_set"], frame["variant"], strict=True)))
+    return table.reindex(index=rows, columns=list(dict.fromkeys(column))).rename_axis(columns=None)
+
+
+def compare_figure(frame: pd.DataFrame, *, k: int = 1) -> go.Figure:
+    """Bars of pass^k and of tool calls that ran per variant, a colour per model."""
+    import pandas as pd
+    import plotly.express as px
+
+    chosen = frame[frame["k"] == k]
+    if chosen.empty:
+        raise ConfigError(f"no pass^{k} in the comparison: run at least {k} trials")
+    long = pd.concat(
+        [
+            chosen.assign(metric=f"pass^{k}", value=chosen["pass_hat_k"]),
+            chosen.assign(metric="tool calls that ran", value=chosen["tool_calls_ok"]),
+        ]
+    )
+    variants = [v for v in VARIANT_ORDER if v in set(long["variant"])]
+    figure = px.bar(
+        long,
+        x="variant",
+        y="value",
+        color="model",
+        barmode="group",
+        facet_col="task_set",
+        facet_row="metric",
+        range_y=[0, 1.15],
+        text_auto=".2g",  # a 0 is a number too, not a missing bar
+        category_orders={
+            "model": list(frame["model"].cat.categories),
+            "variant": variants,
+            "task_set": list(frame["task_set"].cat.categories),
+        },
+        title=f"Before and after fine-tuning: pass^{k} and tool calls that ran, per variant",
+    )
+    figure.update_traces(textposition="outside", textangle=0, cliponaxis=False)
+    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    figure.update_yaxes(title_text="")
+    return figure
