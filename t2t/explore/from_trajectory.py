@@ -14,7 +14,7 @@ from t2t.core.schema import Trajectory
 from t2t.explore.facts import FactBook
 from t2t.explore.graph import ToolGraph
 from t2t.explore.values import ValuePool
-from t2t.explore.walk import Candidate, Walk, names_record, new_walk
+from t2t.explore.walk import Candidate, Origin, Walk, names_record, new_walk
 
 __all__ = ["walk_from_trajectory"]
 
@@ -36,20 +36,21 @@ def walk_from_trajectory(
         if tool is None or tool.kind == "generic":
             continue
         if tool.kind == "read":
-            sources = frozenset(
+            reads = frozenset(
                 f.source for v in call.arguments.values() for f in walk.book.facts if f.value == v
             )
             names_user = call.name in graph.identity_tools and _names(walk, call.arguments)
             if not walk.identity and not names_user:
                 continue  # nothing is read for a user who has not been identified
-            if walk.read(call.name, dict(call.arguments), sources) and not walk.identity:
+            if walk.read(call.name, dict(call.arguments), reads) and not walk.identity:
                 if trajectory.user_id in walk.results[-1].content:
                     walk.identity = dict(call.arguments)
             continue
         after = walk.outcome(call, walk.env)
         if after is None:
             break
-        sources, origins = set(), {}
+        sources: set[int] = set()
+        origins: dict[str, Origin] = {}
         for arg, value in call.arguments.items():
             values = value if isinstance(value, list) else [value]
             facts = [f for f in walk.book.facts if f.value in values and f.source >= 0]

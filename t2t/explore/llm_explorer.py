@@ -90,7 +90,7 @@ def _user_message(user_id: str, identity: dict[str, Any]) -> str:
 
 
 def _justified(text: str | None) -> bool:
-    return bool(text) and len(text.strip()) >= MIN_JUSTIFICATION_CHARS
+    return text is not None and len(text.strip()) >= MIN_JUSTIFICATION_CHARS
 
 
 class _Walk:

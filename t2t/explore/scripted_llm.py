@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import re
+from typing import Any
 
 from t2t.core.environment import Environment
 from t2t.core.schema import Message, ToolCall
@@ -40,19 +41,21 @@ def register_probe_explorer(
     return f"{PROBE_EXPLORER}/graph"
 
 
-def _user_of(env: Environment, graph: ToolGraph, identity: dict) -> str | None:
+def _user_of(env: Environment, graph: ToolGraph, identity: dict[str, Any]) -> str | None:
     table = env.state[graph.user_table]
     if identity.get(graph.user_key) in table:
-        return identity[graph.user_key]
+        return str(identity[graph.user_key])
     wanted = {str(v) for v in identity.values()}
     for key, record in table.items():
         text = json.dumps(record, ensure_ascii=False)
         if all(f'"{v}"' in text for v in wanted):
-            return key
+            return str(key)
     return None
 
 
-def _next_turn(env, graph, pool, messages: list[Message]) -> Message:
+def _next_turn(
+    env: Environment, graph: ToolGraph, pool: ValuePool, messages: list[Message]
+) -> Message:
     prompt = next((m.content or "" for m in messages if m.role == "user"), "")
     match = _IDENTITY.search(prompt)
     user = _user_of(env, graph, json.loads(match.group(1))) if match else None

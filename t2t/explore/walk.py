@@ -77,7 +77,7 @@ class Walk:
     profile_values: set[Any] = field(default_factory=set)
     own: FactBook = field(default_factory=FactBook)  # the user's own record, as they know it
     versions: dict[int, int] = field(default_factory=dict)  # read index → writes applied before
-    _detailed: set[tuple[str, Any]] = field(default_factory=set)
+    _detailed: set[tuple[Any, ...]] = field(default_factory=set)
 
     @property
     def domain_name(self) -> str:
@@ -270,7 +270,9 @@ class Walk:
         k = min(rng.choices(*_LIST_LENGTHS)[0], len(distinct))
         return rng.sample(distinct, k)
 
-    def pair_list(self, arg, schema, partners: list[Fact], rng) -> list[Fact]:
+    def pair_list(
+        self, arg: str, schema: dict[str, Any], partners: list[Fact], rng: random.Random
+    ) -> list[Fact]:
         """Element-wise partners (`new_item_ids` for `item_ids`): facts read about each old one."""
         chosen = []
         for old in partners:
@@ -288,7 +290,14 @@ class Walk:
             chosen.append(rng.choice(pool))
         return chosen
 
-    def _object_list(self, arg, item_schema, linked, rng, sources) -> list[dict] | None:
+    def _object_list(
+        self,
+        arg: str,
+        item_schema: dict[str, Any],
+        linked: set[Any],
+        rng: random.Random,
+        sources: set[int],
+    ) -> list[dict[str, Any]] | None:
         props = list(item_schema.get("properties", {}))
         need = set(item_schema.get("required", props))
         lists = [
@@ -437,7 +446,7 @@ def _same_stem(a: str, b: str) -> bool:
     return a != b and (arg_matches(a, b.removeprefix("new_")) or arg_matches(b, a))
 
 
-def _context(fact: Fact, book: FactBook) -> set[Any]:
+def _context(fact: Fact, book: FactBook) -> frozenset[Any] | set[Any]:
     return fact.near | book.source_args.get(fact.source, set()) | {fact.value}
 
 

@@ -358,7 +358,7 @@ def export_sft(
     successful = successful_episodes(episodes, agents=agents)
     distinct = choose_episodes(successful)
     chosen = distinct if per_task is None else choose_episodes(distinct, per_task=per_task)
-    rows: dict[str, dict[str, list[dict[str, Any]]]] = {s: {"openai": [], "hf": []} for s in SPLITS}
+    rows: dict[str, dict[str, list[Any]]] = {s: {"openai": [], "hf": []} for s in SPLITS}
     variants: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
     tasks_seen: dict[str, set[str]] = {s: set() for s in SPLITS}
     fingerprints: set[str] = set()
@@ -393,16 +393,16 @@ def export_sft(
 
     counter = _token_counter(tokenizer)
     tokens = {}
-    for side in SPLITS:
-        counts = [counter(example) for example in rows[side]["hf"]]
-        tokens[side] = {
+    for split in SPLITS:
+        counts = [counter(example) for example in rows[split]["hf"]]
+        tokens[split] = {
             "total": float(sum(counts)),
             "mean": round(sum(counts) / len(counts), 1) if counts else 0.0,
             "max": float(max(counts, default=0)),
         }
-    for side in SPLITS:
+    for split in SPLITS:
         for fmt in ("openai", "hf"):
-            write_jsonl(out / fmt / f"{side}.jsonl", rows[side][fmt])
+            write_jsonl(out / fmt / f"{split}.jsonl", rows[split][fmt])
     write_json(out / "split.json", chosen_split)
     written = sum(len(rows[side]["hf"]) for side in SPLITS)  # the rest repeated a conversation
     exported = SftExport(

@@ -114,13 +114,14 @@ def _training_template(tokenizer: Any) -> str | None:
     if chat_templates.has_generation_markers(tokenizer.chat_template or ""):
         return None
     try:
-        return chat_templates.get_training_chat_template(tokenizer)
+        template: str = chat_templates.get_training_chat_template(tokenizer)
     except ValueError:
         raise ConfigError(
             "the chat template has no {% generation %} markers and TRL has no training version "
             "of it, so the loss cannot be limited to the assistant's turns: add the markers to "
             "the template (see TRL's chat_templates/*_training.jinja)"
         ) from None
+    return template
 
 
 def train_sft(

@@ -85,7 +85,12 @@ def describe_value(
 
 
 def _phrase(
-    walk: Walk, arg: str, value: Any, origin: str, attributes: dict | None, version: int | None
+    walk: Walk,
+    arg: str,
+    value: Any,
+    origin: str,
+    attributes: dict[str, Any] | None,
+    version: int | None,
 ) -> str:
     noun = _noun(arg)
     if isinstance(value, list) and value and isinstance(value[0], dict):
@@ -103,7 +108,7 @@ def _phrase(
     return f"the {noun}{detail}" if shown else f"the {noun} {value}"  # nothing else to name it by
 
 
-def _keyed(walk: Walk, arg: str, value: Any, shown: dict, version: int | None) -> bool:
+def _keyed(walk: Walk, arg: str, value: Any, shown: dict[str, Any], version: int | None) -> bool:
     """Whether `value` identifies an entry nested in the user's own record (a payment method),
     rather than being listed there (order numbers, which people quote), and its description
     alone tells it from the user's other entries (two gift cards keep their ids).
