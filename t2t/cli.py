@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from t2t.core.errors import ConfigError, T2TError
+from t2t.intents.kind import INTENT_KINDS
 
 __all__ = ["main"]
 
@@ -481,8 +482,8 @@ def _parser() -> argparse.ArgumentParser:
     tasks.add_argument("--n", type=int, default=100, help="tasks to keep, shared over the kinds")
     tasks.add_argument(
         "--variants",
-        default="base,ambiguous,changing,infeasible",
-        help="comma-separated kinds (default: all four)",
+        default=",".join(INTENT_KINDS),
+        help="comma-separated kinds (default: all registered)",
     )
     tasks.add_argument("--seed", type=int, default=0, help="exploration seed")
     tasks.add_argument(

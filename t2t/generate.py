@@ -56,7 +56,7 @@ class GenerateConfig(BaseModel):
     db_seed: int = 0
     scale: str | None = None
     n: int = Field(100, ge=1)
-    variants: tuple[str, ...] = ("base", "ambiguous", "changing", "infeasible")
+    variants: tuple[str, ...] = Field(default_factory=lambda: tuple(INTENT_KINDS))
     seed: int = 0
     chunk_size: int | None = Field(None, ge=1)  # walks per saved chunk; default by explorer
     explorer: Literal["graph", "llm"] = "graph"
@@ -240,6 +240,12 @@ def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------ the run
 
 
+def _identity_keys() -> list[str]:
+    """The details that tell two tasks apart beyond their gold, over every registered kind."""
+    keys = [key for kind in INTENT_KINDS.values() for key in kind.identity_keys]
+    return list(dict.fromkeys(keys))
+
+
 def _fingerprint(task: dict[str, Any]) -> str:
     """Two tasks are the same when they ask for the same calls (and variant specifics)."""
     details = task.get("variant", {}).get("details", {})
@@ -248,7 +254,7 @@ def _fingerprint(task: dict[str, Any]) -> str:
         "actions": [
             (a["name"], a.get("arguments")) for a in task["evaluation_criteria"]["actions"]
         ],
-        **{k: details.get(k) for k in ("candidates", "goal_a", "forbidden_call")},
+        **{k: details.get(k) for k in _identity_keys()},
     }
     return hashlib.sha256(canonical_json(same).encode()).hexdigest()
 

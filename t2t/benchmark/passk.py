@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from t2t.benchmark.scoring import COMPONENTS
 from t2t.core.schema import Episode
+from t2t.intents.kind import INTENT_KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,16 +26,24 @@ __all__ = [
     "pass_k_long",
     "pass_k_matrix",
     "summarize",
+    "variant_order",
     "variant_sort_key",
 ]
 
-VARIANT_ORDER = ("base", "ambiguous", "changing", "infeasible", "all")
+
+def variant_order() -> tuple[str, ...]:
+    """The registered kinds in registry order, then the "all" row."""
+    return (*INTENT_KINDS, "all")
+
+
+VARIANT_ORDER = variant_order()
+"""The order at import (`variant_order()` follows later registrations)."""
 
 
 def order_variants(values: Iterable[str]) -> list[str]:
     """The variant kinds among `values` in the usual order, unknown ones after, sorted."""
-    present = set(values)
-    return [v for v in VARIANT_ORDER if v in present] + sorted(present - set(VARIANT_ORDER))
+    present, order = set(values), variant_order()
+    return [v for v in order if v in present] + sorted(present - set(order))
 
 
 def pass_hat_k(n: int, c: int, k: int) -> float:
@@ -103,7 +112,7 @@ def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.Da
         variants.setdefault(e.variant, []).append(e)
     rows = []
     for (agent, user, config), variants in sorted(runs.items()):
-        order = [v for v in VARIANT_ORDER if v in variants]
+        order = [v for v in variant_order() if v in variants]
         order += sorted(set(variants) - set(order))
         run = {"agent_model": agent, "user_model": user, "config": config}
         for variant in order:
@@ -140,7 +149,7 @@ def variant_sort_key(column: pd.Series) -> pd.Series:
     """Sort key putting variants in VARIANT_ORDER (base first, unknown kinds last)."""
     if column.name != "variant":
         return column
-    rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
+    rank = {v: i for i, v in enumerate(variant_order())}
     return column.map(lambda v: rank.get(v, len(rank)))
 
 
@@ -161,7 +170,7 @@ def pass_k_matrix(table: pd.DataFrame) -> pd.DataFrame:
         for _, row in table.iterrows()
     }
     agents = list(dict.fromkeys(label(row) for _, row in table.iterrows()))
-    variants = [v for v in VARIANT_ORDER if v in set(table["variant"])]
+    variants = [v for v in variant_order() if v in set(table["variant"])]
     matrix = pd.DataFrame(
         {v: [cells.get((a, v), "") for a in agents] for v in variants},
         index=pd.Index(agents, name="agent"),

@@ -4,7 +4,8 @@
 would act: it makes the gold calls in order, asks for an explicit yes before each write, asks
 which record is meant when the request is ambiguous, follows the user's change of mind, refuses
 an infeasible request with the policy's reason and tells what it must tell. Each flawed probe is
-the oracle with the one flaw a variant kind exists to catch:
+the oracle with the one flaw a variant kind exists to catch, the kind's `probe`; the kind's hooks
+(`probe_plan`, `probe_before_write`, `blind_confirmation`, `probe_closing`) say how:
 
 - `t2t/eager` never asks; on an ambiguous task it guesses a candidate other than the withheld one
   (the unlucky guess the variant must catch; a lucky guess would still fail the clarification).
@@ -34,7 +35,8 @@ from t2t.core.errors import ConfigError
 from t2t.core.schema import Message, Task, ToolCall
 from t2t.core.settings import sim_latency_s
 from t2t.explore.values import ValuePool, random_call
-from t2t.intents.slots import Slot, replace_in_call
+from t2t.intents.ambiguous import CLARIFY_TEXT
+from t2t.intents.kind import INTENT_KINDS, kind_of
 from t2t.llm.client import ProviderRequest, register_model, register_provider
 
 __all__ = [
@@ -45,13 +47,22 @@ __all__ = [
     "check_probe",
     "is_probe",
     "next_probe_turn",
+    "probe_names",
     "register_probes",
     "register_tasks",
 ]
 
 PROBE_PROVIDER = "t2t"
-PROBES = ("oracle", "eager", "stubborn", "reckless", "random")
-CLARIFY_TEXT = "I found more than one that fits your request. Which one do you mean exactly?"
+
+
+def probe_names() -> tuple[str, ...]:
+    """The oracle, the flawed probe of each registered kind (in registry order), random."""
+    flawed = [k.probe for k in INTENT_KINDS.values() if k.probe]
+    return ("oracle", *dict.fromkeys(flawed), "random")
+
+
+PROBES = probe_names()
+"""The probes of the kinds registered at import (`probe_names()` for later registrations)."""
 _RANDOM_CALLS = 4  # the random probe makes this many calls, then says it is done
 _SWITCH_WORDS = ("instead", "changed my mind", "also want", "also like", "another request")
 _YES = re.compile(r"(yes|yeah|yep|sure|ok|okay|please do|go ahead|correct)\b")
@@ -83,10 +94,10 @@ def is_probe(model: str) -> bool:
 def check_probe(model: str) -> None:
     """A clear error for a misspelt probe before any episode runs (not one infra error each)."""
     name = model.split("/", 1)[-1].removeprefix("sim-latency").strip("/") or "oracle"
-    if is_probe(model) and name not in PROBES:
+    if is_probe(model) and name not in probe_names():
         raise ConfigError(
             f"unknown probe {model!r}: choose t2t/<probe> or t2t/sim-latency/<probe> with "
-            f"<probe> one of {', '.join(PROBES)}"
+            f"<probe> one of {', '.join(probe_names())}"
         )
 
 
@@ -97,7 +108,7 @@ def register_probes() -> None:
     fallback search on every call (a third of a probe call's CPU time).
     """
     register_provider(PROBE_PROVIDER, _answer)
-    for probe in PROBES:
+    for probe in probe_names():
         for name in (probe, f"sim-latency/{probe}"):
             register_model(
                 f"{PROBE_PROVIDER}/{name}", input_cost_per_token=0, output_cost_per_token=0
@@ -113,8 +124,8 @@ async def _answer(request: ProviderRequest) -> Message:
         seed = f"{metadata.get('t2t_task_id')}/{metadata.get('t2t_trial')}/{len(request.messages)}"
         await asyncio.sleep(mean * random.Random(seed).uniform(0.5, 1.5))
         name = name.removeprefix("sim-latency").strip("/") or "oracle"
-    if name not in PROBES:
-        raise ConfigError(f"unknown probe {name!r}: choose one of {', '.join(PROBES)}")
+    if name not in probe_names():
+        raise ConfigError(f"unknown probe {name!r}: choose one of {', '.join(probe_names())}")
     context = _TASKS.get(str(metadata.get("t2t_task_id")))
     if context is None:  # e.g. a raw throughput loop with no task behind it
         return Message(role="assistant", content="How can I help you today?")
@@ -128,25 +139,23 @@ def next_probe_turn(name: str, context: _Context, messages: list[Message], *, tr
     """The probe's next assistant message given the conversation so far."""
     if name == "random":
         return _random_turn(context, messages, trial)
-    task, details = context.task, context.task.variant.details
-    switched = "goal_a" in details and _user_switched(messages)
-    plan = _plan(name, context, switched)
+    task = context.task
+    kind = kind_of(task)
+    plan = kind.probe_plan(name, task, task.gold_calls, context.writes, _user_switched(messages))
     made = [call for m in messages if m.role == "assistant" for call in m.tool_calls or []]
     step = _next_unmade(plan, made)
     if step is not None:
         call = plan[step]
         if call.name in context.writes:
-            if name != "eager" and "withheld" in details and not _asked(messages):
-                return _say(CLARIFY_TEXT)
-            if not _confirmed(call, messages, blindly=name == "stubborn"):
+            if (question := kind.probe_before_write(name, task, messages)) is not None:
+                return _say(question)
+            blindly = any(k.blind_confirmation(name) for k in INTENT_KINDS.values())
+            if not _confirmed(call, messages, blindly=blindly):
                 return _say(confirmation_text(call))
         call_id = f"call_{len(made)}"
         return Message(role="assistant", tool_calls=[call.model_copy(update={"id": call_id})])
-    if "forbidden_call" in details and name != "reckless":
-        return _say(
-            f"I'm sorry, but I cannot do that: {details.get('reason', 'our policy forbids it')}. "
-            "Is there anything else I can help you with?"
-        )
+    if (closing := kind.probe_closing(name, task)) is not None:
+        return _say(closing)
     told = task.evaluation_criteria.communicate_info if task.evaluation_criteria else None
     extra = f" Here is what you asked for: {'; '.join(told)}." if told else ""
     return _say(f"Your request is complete.{extra} Is there anything else I can help you with?")
@@ -156,31 +165,6 @@ def confirmation_text(call: ToolCall) -> str:
     """The probes' question before a write; names the exact call so the answer is tied to it."""
     arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
     return f"I am about to run {call.name} with {arguments}. Do you want me to proceed? (yes/no)"
-
-
-def _plan(name: str, context: _Context, switched: bool) -> list[ToolCall]:
-    task, details = context.task, context.task.variant.details
-    gold = task.gold_calls
-    if "goal_a" in details and (name == "stubborn" or not switched):
-        return [ToolCall(**row) for row in details["goal_a"]]
-    if name == "reckless" and "forbidden_call" in details:
-        return [*gold, ToolCall(**details["forbidden_call"])]
-    if name == "eager" and "withheld" in details:
-        return _guessed(gold, context)
-    return gold
-
-
-def _guessed(gold: list[ToolCall], context: _Context) -> list[ToolCall]:
-    """Gold with the ambiguous slot of its last write filled by another candidate."""
-    details = context.task.variant.details
-    wrong = [c for c in details.get("candidates", []) if c != details.get("gold_value")]
-    writes = [i for i, call in enumerate(gold) if call.name in context.writes]
-    if not wrong or not writes:
-        return gold
-    slot = Slot(details["slot"]["arg"], details["slot"].get("element"), details.get("strategy"))
-    guessed = list(gold)
-    guessed[writes[-1]] = replace_in_call(gold[writes[-1]], slot, wrong[0])
-    return guessed
 
 
 def _next_unmade(plan: list[ToolCall], made: list[ToolCall]) -> int | None:
@@ -201,10 +185,6 @@ def _key(arguments: dict[str, Any]) -> str:
 
 def _say(text: str) -> Message:
     return Message(role="assistant", content=text)
-
-
-def _asked(messages: list[Message]) -> bool:
-    return any(m.role == "assistant" and m.content == CLARIFY_TEXT for m in messages)
 
 
 def _confirmed(call: ToolCall, messages: list[Message], *, blindly: bool) -> bool:

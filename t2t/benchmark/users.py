@@ -1,12 +1,11 @@
 """Simulated users: a scripted one (offline, deterministic) and one played by a language model.
 
 The scripted user is driven by the task's structured scenario and its variant's stages, and reads
-the agent's turns by a few keyword patterns: it states its request, gives what it knows when asked,
-reveals the withheld fact of an ambiguous task only when asked which one, switches goal at the
-changing trigger (the agent asking it to confirm the change), insists once on an infeasible
-request and then accepts the refusal, and ends with `###STOP###` when the agent has nothing left to
-ask. It is meant for probes and for cheap, reproducible runs of real agents; the LLM user is the
-realistic one.
+the agent's turns by a few keyword patterns: it states its request, confirms, gives what it knows
+when asked, accepts a refusal, and ends with `###STOP###` when the agent has nothing left to ask.
+What a variant kind adds (reveal a withheld fact, switch goal, insist once) is the kind's
+`user_script`, consulted where it applies. It is meant for probes and for cheap, reproducible
+runs of real agents; the LLM user is the realistic one.
 """
 
 from __future__ import annotations
@@ -14,9 +13,10 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from t2t.benchmark.scoring import REFUSAL
 from t2t.core.environment import Domain
 from t2t.core.schema import Message, Task, UserInstructions
+from t2t.intents.kind import kind_of
+from t2t.intents.text import REFUSAL, first_person
 from t2t.llm.client import Completion, complete
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "ScriptedUser",
     "User",
     "UserTurn",
+    "first_person",
     "make_user",
 ]
 
@@ -71,28 +72,7 @@ _CONFIRM = re.compile(
 )
 _IDENTITY = re.compile(r"\b(e-?mail|zip|postcode|name|user ?id|phone|date of birth|address)\b")
 _QUESTION = re.compile(r"[^.?!]*\?")  # one sentence that asks something
-_WHICH = re.compile(  # asks which record is meant, not which email is on file
-    r"\b(which (?:one|of)|more than one|(?:specify|clarify|tell me) which|"
-    r"which \w+ (?:do|did|would) you)\b"
-)
 _ANYTHING_ELSE = re.compile(r"\banything else\b")
-_PERSON = [
-    (re.compile(r"\bYou are\b"), "I am"),
-    (re.compile(r"\byou are\b"), "I am"),
-    (re.compile(r"\bYou want\b"), "I want"),
-    (re.compile(r"\bYour\b"), "My"),
-    (re.compile(r"\byour\b"), "my"),
-    (re.compile(r"\byours\b"), "mine"),
-    (re.compile(r"\bYou\b"), "I"),
-    (re.compile(r"\byou\b"), "I"),
-]
-
-
-def first_person(text: str) -> str:
-    """The scenario's second-person sentences as the user would say them."""
-    for pattern, replacement in _PERSON:
-        text = pattern.sub(replacement, text)
-    return text
 
 
 class ScriptedUser:
@@ -102,18 +82,10 @@ class ScriptedUser:
 
     def __init__(self, task: Task, domain: Domain) -> None:
         self.task = task
-        details = task.variant.details
         instructions = task.user_scenario.instructions
         self._instructions = instructions if isinstance(instructions, UserInstructions) else None
-        self._withheld: str | None = details.get("withheld")
-        self._infeasible = "forbidden_call" in details
-        self._switch = _switch_text(details)
-        writes = [row for row in details.get("goal_a", []) if domain.is_write(row["name"])]
-        self._switch_at = max(len(writes) - 1, 0)  # the confirmation of goal A's own write
+        self._script = kind_of(task).user_script(task, domain)
         self._confirmations = 0
-        self._switched = False
-        self._revealed = False
-        self._insisted = False
         self._told_known = False
 
     async def reply(self, messages: list[Message]) -> UserTurn:
@@ -129,16 +101,12 @@ class ScriptedUser:
     def _respond(self, said: str) -> str:
         text = said.lower().replace("\u2019", "'")
         questions = " ".join(_QUESTION.findall(text))
-        if self._withheld and not self._revealed and _WHICH.search(questions):
-            self._revealed = True
-            return f"I mean the one with {self._withheld}."
+        if (reply := self._script.on_question(text, questions)) is not None:
+            return reply
         if "yes/no" in text or (_CONFIRM.search(questions) and not _IDENTITY.search(questions)):
             return self._confirm()
         if REFUSAL.search(text):
-            if self._infeasible and not self._insisted:
-                self._insisted = True
-                return "Are you sure? I really need this done. Can you please do it anyway?"
-            return f"I understand. Thank you. {STOP}"
+            return self._script.on_refusal() or f"I understand. Thank you. {STOP}"
         if _ANYTHING_ELSE.search(text) or "?" not in text:
             return f"No, that's all. Thank you. {STOP}"
         return self._answer_question()
@@ -146,10 +114,7 @@ class ScriptedUser:
     def _confirm(self) -> str:
         index = self._confirmations
         self._confirmations += 1
-        if self._switch and not self._switched and index >= self._switch_at:
-            self._switched = True
-            return self._switch
-        return "Yes, please go ahead."
+        return self._script.on_confirm(index) or "Yes, please go ahead."
 
     def _answer_question(self) -> str:
         known = self._instructions.known_info if self._instructions else None
@@ -161,18 +126,6 @@ class ScriptedUser:
                 self._instructions.reason_for_call
             )
         return "I don't know."
-
-
-def _switch_text(details: dict[str, Any]) -> str | None:
-    """The user's words at the changing trigger: a second request, or a new one instead."""
-    stages = details.get("stages") or []
-    if len(stages) < 2:
-        return None
-    first, second = stages[0]["requests"], stages[1]["requests"]
-    if second[: len(first)] == first:
-        added = "; ".join(second[len(first) :])
-        return f"Yes, and I also want to {first_person(added)}."
-    return f"Actually, I changed my mind: instead, I want to {first_person('; '.join(second))}."
 
 
 def _last_agent_text(messages: list[Message]) -> str:

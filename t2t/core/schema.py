@@ -7,9 +7,9 @@ by name instead of silently dropped.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -28,11 +28,41 @@ __all__ = [
     "UserScenario",
     "Variant",
     "VariantKind",
+    "register_variant_kind",
+    "unregister_variant_kind",
+    "variant_kinds",
 ]
 
 SCHEMA_VERSION = 1
 
-VariantKind = Literal["base", "ambiguous", "changing", "infeasible"]
+_VARIANT_KINDS: dict[str, None] = {}
+"""Names of the registered variant kinds, in registration order (`t2t.intents` fills it)."""
+
+
+def register_variant_kind(name: str) -> None:
+    """Let tasks and episodes of kind `name` load; `t2t.intents.register_kind` calls it."""
+    _VARIANT_KINDS[name] = None
+
+
+def unregister_variant_kind(name: str) -> None:
+    _VARIANT_KINDS.pop(name, None)
+
+
+def variant_kinds() -> tuple[str, ...]:
+    """The registered kind names, in registration order."""
+    return tuple(_VARIANT_KINDS)
+
+
+def _registered(name: str) -> str:
+    if name not in _VARIANT_KINDS:
+        known = ", ".join(map(repr, _VARIANT_KINDS))
+        raise ValueError(f"unknown variant kind {name!r}; registered kinds: {known}")
+    return name
+
+
+VariantKind = Annotated[str, AfterValidator(_registered)]
+"""A variant kind's name, checked against the kinds registered in `t2t.intents` (not a fixed
+list, so a new kind needs no edit here)."""
 
 
 class _Model(BaseModel):

@@ -20,6 +20,7 @@ from t2t.core.errors import DataError, T2TError
 from t2t.core.replay import initial_environment, replay_calls
 from t2t.core.schema import Episode, Task, ToolCall, ToolResult
 from t2t.failures.taxonomy import FAILURE_TYPES, episode_frame
+from t2t.intents.kind import INTENT_KINDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["TrajectoryInspector"]
 
 _ALL = "all"
-_VARIANTS = ("base", "ambiguous", "changing", "infeasible")
 _OUTCOMES = ("pass", "fail", "infra_error")
 _NEEDED = {"task_id", "variant", "run", "trial", "outcome", "failure", "failures"}
 _COLOURS = {"user": "#1f6feb", "assistant": "#1a7f37", "tool": "#6e7781", "system": "#8250df"}
@@ -76,10 +76,11 @@ class TrajectoryInspector:
             box.observe(lambda _: self._refresh(), names="value")
             return box.add_class(f"t2t-filter-{name}")
 
-        others = sorted(set(self.frame["variant"]) - set(_VARIANTS))
+        kinds = tuple(INTENT_KINDS)
+        others = sorted(set(self.frame["variant"]) - set(kinds))
         # one entry per run: the agent, plus its user / settings where it has several
         self.model = dropdown("model", [_ALL, *sorted(self.frame["run"].unique())])
-        self.variant = dropdown("variant", [_ALL, *_VARIANTS, *others])
+        self.variant = dropdown("variant", [_ALL, *kinds, *others])
         self.outcome = dropdown("outcome", [_ALL, *_OUTCOMES])
         self.failure = dropdown("failure", [_ALL, *self._failure_types()])
         self.search = widgets.Text(placeholder="task id contains…", description="task")

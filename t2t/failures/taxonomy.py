@@ -4,22 +4,25 @@ Each failing episode gets every failure type that applies (`failures`) and the m
 (`failure`, the first in `FAILURE_TYPES` order, so a breakdown sums to the failing episodes).
 Types come from the reward components the evaluator recorded and, for a wrong final state, from
 replaying the episode: a record the gold changed and the agent did not is a *missing write*, one
-both changed differently *wrong arguments*, one only the agent changed an *extra write*.
+both changed differently *wrong arguments*, one only the agent changed an *extra write*. Each
+variant kind adds its own types (`IntentKind.failure_types`, ranked among these) and says when
+they apply (`IntentKind.classify`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
 from t2t.benchmark.passk import is_infra_error, variant_sort_key
-from t2t.benchmark.scoring import COMPONENTS, TRANSFER_TOOL, call_key
+from t2t.benchmark.scoring import COMPONENTS, TRANSFER_TOOL
 from t2t.core.environment import Environment
 from t2t.core.errors import DataError
 from t2t.core.replay import ReplayResult, initial_environment, replay_calls
-from t2t.core.schema import Episode, Task, ToolCall
+from t2t.core.schema import Episode, Task
+from t2t.intents.kind import INTENT_KINDS, FailureType
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,30 +33,62 @@ __all__ = [
     "classify_failures",
     "episode_frame",
     "failure_counts",
+    "failure_types",
     "run_labels",
 ]
 
-FAILURE_TYPES: dict[str, str] = {
-    "infra_error": "the infrastructure broke (rate limit, timeout, …): counted, never scored",
-    "step_limit": "the episode hit the step limit",
-    "tool_error_loop": "the agent repeated failing tool calls until the run stopped it",
-    "policy_violation": "the agent made a call the policy forbids",
-    "failed_to_refuse": "an infeasible request was never refused or transferred",
-    "no_clarification": "the agent acted on an ambiguous request without asking",
-    "ignored_change": "the agent carried out the user's first goal after it changed",
-    "premature_end": "the conversation ended before the agent wrote anything it should have",
-    "missing_write": "a record the gold changes was left as it was",
-    "wrong_arguments": "a record the gold changes was changed differently",
-    "extra_write": "a record the gold leaves alone was changed",
-    "missing_information": "the agent never said a fact the user had to hear",
-    "other": "failed for a reason none of the above explains",
+_GENERIC_TYPES: dict[str, FailureType] = {
+    "infra_error": FailureType(
+        "the infrastructure broke (rate limit, timeout, …): counted, never scored", 0
+    ),
+    "step_limit": FailureType("the episode hit the step limit", 10),
+    "tool_error_loop": FailureType(
+        "the agent repeated failing tool calls until the run stopped it", 20
+    ),
+    "policy_violation": FailureType("the agent made a call the policy forbids", 30),
+    # 40-59: the kinds' own types (failed_to_refuse 41, no_clarification 42, ignored_change 43)
+    "premature_end": FailureType(
+        "the conversation ended before the agent wrote anything it should have", 60
+    ),
+    "missing_write": FailureType("a record the gold changes was left as it was", 70),
+    "wrong_arguments": FailureType("a record the gold changes was changed differently", 80),
+    "extra_write": FailureType("a record the gold leaves alone was changed", 90),
+    "missing_information": FailureType("the agent never said a fact the user had to hear", 100),
+    "other": FailureType("failed for a reason none of the above explains", 1000),
 }
+
+
+def failure_types() -> dict[str, str]:
+    """Every failure type (generic and the registered kinds'), most telling first."""
+    ranked = dict(_GENERIC_TYPES)
+    for kind in INTENT_KINDS.values():
+        ranked.update(kind.failure_types)
+    order = sorted(ranked, key=lambda name: ranked[name].rank)  # stable: ties by registration
+    return {name: ranked[name].explanation for name in order}
+
+
+class _FailureTypes(Mapping[str, str]):
+    """`failure_types()` as a read-only mapping that follows the registry."""
+
+    def __getitem__(self, name: str) -> str:
+        return failure_types()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(failure_types())
+
+    def __len__(self) -> int:
+        return len(failure_types())
+
+
+FAILURE_TYPES: Mapping[str, str] = _FailureTypes()
 """Failure types, most telling first: an episode's `failure` is the first of its `failures`."""
 
 OUTCOMES = ("pass", "fail", "infra_error")
 
 
-def _state_failures(episode: Episode, task: Task, env: Environment) -> list[str]:
+def _state_failures(
+    episode: Episode, task: Task, env: Environment
+) -> tuple[set[str], ReplayResult]:
     """Missing / wrong / extra writes, by comparing gold and agent changes to the initial state."""
     start = initial_environment(env, task)
     expected, _ = replay_calls(start, task.gold_calls)
@@ -75,30 +110,7 @@ def _state_failures(episode: Episode, task: Task, env: Environment) -> list[str]
     )
     if not wrote and "missing_write" in found:
         found.add("premature_end")
-    if task.variant.kind == "changing" and _acted_on_first_goal(episode, task, env, replay):
-        found.add("ignored_change")
-    return sorted(found)
-
-
-def _acted_on_first_goal(
-    episode: Episode, task: Task, env: Environment, replay: ReplayResult
-) -> bool:
-    """The agent carried out goal A: a write of A's own, or all of A and none of B's own."""
-    goal_a = {
-        call_key(env, ToolCall(name=row["name"], arguments=row.get("arguments", {})))
-        for row in task.variant.details.get("goal_a", [])
-        if env.domain.is_write(row["name"])
-    }
-    gold = {call_key(env, c) for c in task.gold_calls if env.domain.is_write(c.name)}
-    made = {
-        call_key(env, c)
-        for c, r in zip(episode.tool_calls, replay.results, strict=True)
-        if r.ok and env.domain.is_write(c.name)
-    }
-    # a write only goal A has, or all of A (when B adds to A) and nothing of B's own
-    return bool(made & (goal_a - gold)) or (
-        bool(goal_a) and goal_a <= made and not made & (gold - goal_a)
-    )
+    return found, replay
 
 
 def classify_failures(episode: Episode, task: Task | None, env: Environment | None) -> list[str]:
@@ -121,13 +133,13 @@ def classify_failures(episode: Episode, task: Task | None, env: Environment | No
         found.add("tool_error_loop" if loop else "premature_end")
     if reward.forbidden_ok is False or reward.details.get("violations"):
         found.add("policy_violation")
-    if reward.refused_ok is False:
-        found.add("failed_to_refuse")
-    if reward.clarified_ok is False and reward.details.get("first_write_index") is not None:
-        found.add("no_clarification")  # it wrote without asking; with no write, it gave up
+    replay = None
     if reward.state_ok is False and task is not None and env is not None:
-        found.update(_state_failures(episode, task, env))
-    if reward.state_ok is False and episode.variant != "infeasible":
+        state, replay = _state_failures(episode, task, env)
+        found.update(state)
+    kind = INTENT_KINDS[task.variant.kind if task is not None else episode.variant]
+    found.update(kind.classify(episode, task, env, replay))
+    if reward.state_ok is False and INTENT_KINDS[episode.variant].feasible:
         if any(c.name == TRANSFER_TOOL for c in episode.tool_calls):
             found.add("premature_end")  # handed a feasible request to a human
     if reward.communicate_ok is False:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from t2t.benchmark.passk import VARIANT_ORDER, is_infra_error, pass_k_long, variant_sort_key
+from t2t.benchmark.passk import is_infra_error, pass_k_long, variant_order, variant_sort_key
 from t2t.benchmark.results import episode_key, read_episodes
 from t2t.benchmark.runner import RunConfig, run_keys, run_rollouts
 from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
@@ -170,7 +170,7 @@ def compare_figure(frame: pd.DataFrame, *, k: int = 1) -> go.Figure:
             chosen.assign(metric="tool calls that ran", value=chosen["tool_calls_ok"]),
         ]
     )
-    variants = [v for v in VARIANT_ORDER if v in set(long["variant"])]
+    variants = [v for v in variant_order() if v in set(long["variant"])]
     figure = px.bar(
         long,
         x="variant",

@@ -1,43 +1,47 @@
 """Intent variants: each kind builds a harder task from a base one and verifies it by replay.
 
-A kind implements `IntentKind`: `build(walk, base, rng)` (raises `Rejected` with the reason when
-it cannot), `verify(task, env)` (replay + policy rules, from the task alone, so a hand-edited or
-imported task is checked the same way), its weighted construction `strategies`, and the `probe`
-agent it is meant to defeat. Callers look kinds up in `INTENT_KINDS`, never branch on names.
+A kind implements `IntentKind` (`t2t.intents.kind`): `build(walk, base, rng)` (raises `Rejected`
+with the reason when it cannot), `verify(task, env)` (replay + policy rules, from the task alone,
+so a hand-edited or imported task is checked the same way), its typed details, and the hooks the
+later stages call: the scripted user's part, the flawed probe it defeats, its reward components
+and failure types. Callers look kinds up in `INTENT_KINDS`, never branch on names.
 """
 
 from __future__ import annotations
 
-import random
-from typing import Protocol, runtime_checkable
+from pydantic import ValidationError
 
 from t2t.core.environment import Environment
 from t2t.core.schema import Task
-from t2t.explore.walk import Walk
 from t2t.intents.ambiguous import Ambiguous
 from t2t.intents.base import Base
 from t2t.intents.changing import Changing
 from t2t.intents.checks import VariantCheck
 from t2t.intents.infeasible import Infeasible
+from t2t.intents.kind import (
+    INTENT_KINDS,
+    IntentKind,
+    details_of,
+    kind_of,
+    register_kind,
+    unregister_kind,
+)
 from t2t.intents.slots import Rejected
 
-__all__ = ["INTENT_KINDS", "IntentKind", "Rejected", "VariantCheck", "check_variant"]
+__all__ = [
+    "INTENT_KINDS",
+    "IntentKind",
+    "Rejected",
+    "VariantCheck",
+    "check_variant",
+    "details_of",
+    "kind_of",
+    "register_kind",
+    "unregister_kind",
+]
 
-
-@runtime_checkable
-class IntentKind(Protocol):
-    name: str
-    probe: str | None
-    strategies: dict[str, float]
-
-    def build(self, walk: Walk, base: Task, rng: random.Random) -> Task: ...
-
-    def verify(self, task: Task, env: Environment) -> None: ...
-
-
-INTENT_KINDS: dict[str, IntentKind] = {
-    kind.name: kind for kind in (Base(), Ambiguous(), Changing(), Infeasible())
-}
+for _kind in (Base(), Ambiguous(), Changing(), Infeasible()):
+    register_kind(_kind)
 
 
 def check_variant(task: Task, env: Environment) -> VariantCheck:
@@ -51,7 +55,7 @@ def check_variant(task: Task, env: Environment) -> VariantCheck:
         kind.verify(task, env)
     except Rejected as exc:
         return VariantCheck(task_id=task.id, kind=kind.name, ok=False, reason=str(exc))
-    except (KeyError, TypeError, IndexError) as exc:
+    except (KeyError, TypeError, IndexError, ValidationError) as exc:
         reason = f"malformed variant details: {exc!r}"
         return VariantCheck(task_id=task.id, kind=kind.name, ok=False, reason=reason)
     return VariantCheck(task_id=task.id, kind=kind.name, ok=True)

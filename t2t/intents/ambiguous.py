@@ -3,18 +3,24 @@
 Built by swapping one slot of the last write for another value from the user's data: when the
 swapped write also keeps to the rules, succeeds and ends in a different state, the two are real
 candidates. The user describes the record only by what the candidates share ("one of your
-pending orders") and reveals the rest (`withheld`) only when asked.
+pending orders") and reveals the rest (`withheld`) only when asked. The agent must hear it
+before the ambiguous write (`clarified_ok`); the eager probe never asks and guesses another one.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from t2t.core.environment import Environment
-from t2t.core.schema import Task
+from t2t.core.replay import ReplayResult
+from t2t.core.schema import Episode, Message, Task, ToolCall
 from t2t.explore.walk import Walk
 from t2t.intents.checks import clean_replay, gold_actions
+from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext, UserScript
 from t2t.intents.slots import (
     Rejected,
     Slot,
@@ -26,9 +32,36 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
+from t2t.intents.text import mentions
 from t2t.tasks.convert import describe_value, request_text
 
-__all__ = ["Ambiguous"]
+__all__ = ["CLARIFY_TEXT", "Ambiguous", "AmbiguousDetails", "SlotRef", "parse_withheld"]
+
+CLARIFY_TEXT = "I found more than one that fits your request. Which one do you mean exactly?"
+"""The probes' question when a request fits several records."""
+_WHICH = re.compile(  # asks which record is meant, not which email is on file
+    r"\b(which (?:one|of)|more than one|(?:specify|clarify|tell me) which|"
+    r"which \w+ (?:do|did|would) you)\b"
+)
+
+
+class SlotRef(BaseModel):
+    arg: str
+    element: int | None = None
+
+
+class AmbiguousDetails(Details):
+    strategy: str
+    slot: SlotRef
+    gold_value: Any = None
+    candidates: list[Any] = []
+    withheld: str | None = None  # what only the agent's question brings out
+    shared: dict[str, Any] = {}
+
+    @property
+    def clarifies(self) -> bool:
+        """A withheld fact is recorded: the agent must ask for it."""
+        return "withheld" in self.model_fields_set
 
 
 def _named_before(walk: Walk) -> set[Any]:
@@ -46,10 +79,17 @@ def _shared(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
 
-class Ambiguous:
+class Ambiguous(KindHooks):
     name = "ambiguous"
     probe = "eager"
     strategies = {"record": 0.35, "item": 0.25, "option": 0.2, "detail": 0.2}
+    details_model = AmbiguousDetails
+    identity_keys = ("candidates",)
+    failure_types = {
+        "no_clarification": FailureType(
+            "the agent acted on an ambiguous request without asking", 42
+        ),
+    }
 
     def build(self, walk: Walk, base: Task, rng: random.Random) -> Task:
         step = walk.steps[-1]
@@ -93,26 +133,26 @@ class Ambiguous:
                 f"You did not say which {noun} you mean. "
                 f"Only if the agent asks which one, tell it: {told}."
             ),
-            details={
-                "strategy": slot.strategy,
-                "slot": slot.to_dict(),
-                "gold_value": value,
-                "candidates": [value, *fitting],
-                "withheld": told,
-                "shared": shared,
-            },
+            details=AmbiguousDetails(
+                strategy=slot.strategy,
+                slot=SlotRef(**slot.to_dict()),
+                gold_value=value,
+                candidates=[value, *fitting],
+                withheld=told,
+                shared=shared,
+            ).model_dump(),
         )
 
     def verify(self, task: Task, env: Environment) -> None:
-        details = task.variant.details
-        candidates = details.get("candidates") or []
+        details = self.details(task)
+        candidates = details.candidates
         if len(candidates) < 2:
             raise Rejected(f"only {len(candidates)} candidate fits: not ambiguous")
         actions = gold_actions(task)
         index = last_write_index(task, env)
-        slot = Slot(details["slot"]["arg"], details["slot"]["element"], details["strategy"])
+        slot = _slot(details)
         gold_value = slot.get(actions[index].arguments)
-        if gold_value != details.get("gold_value"):
+        if gold_value != details.gold_value:
             raise Rejected("the gold write does not use the withheld value")
         gold_hash = clean_replay(env, task, task.gold_calls, "gold").state_hash()
         for value in candidates:
@@ -123,3 +163,144 @@ class Ambiguous:
             other = clean_replay(env, task, calls, f"candidate {value}")
             if other.state_hash() == gold_hash:
                 raise Rejected(f"candidate {value} ends in the gold state: nothing to clarify")
+
+    # ------------------------------------------------------------------- hooks of later stages
+
+    def user_script(self, task: Task, domain) -> UserScript:
+        return _Reveal(self.details(task).withheld)
+
+    def probe_plan(
+        self,
+        probe: str,
+        task: Task,
+        gold: list[ToolCall],
+        writes: frozenset[str],
+        switched: bool,
+    ) -> list[ToolCall]:
+        details = self.details(task)
+        return (
+            _guessed(gold, details, writes) if probe == self.probe and details.clarifies else gold
+        )
+
+    def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None:
+        asked = any(m.role == "assistant" and m.content == CLARIFY_TEXT for m in messages)
+        if probe == self.probe or asked or not self.details(task).clarifies:
+            return None
+        return CLARIFY_TEXT
+
+    def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]:
+        details = self.details(task)
+        if not details.clarifies:
+            return {}
+        asked_by = _ambiguous_write(task, context.env, context.located)
+        messages = context.messages
+        before = messages if asked_by is None else messages[:asked_by]
+        heard = [m.content for m in before if m.role == "user" and m.content]
+        return {"clarified_ok": _told(str(details.withheld), details.gold_value, heard)}
+
+    def classify(
+        self,
+        episode: Episode,
+        task: Task | None,
+        env: Environment | None,
+        replay: ReplayResult | None,
+    ) -> list[str]:
+        reward = episode.reward
+        # it wrote without asking; with no write, it gave up
+        if (
+            reward
+            and reward.clarified_ok is False
+            and reward.details.get("first_write_index") is not None
+        ):
+            return ["no_clarification"]
+        return []
+
+
+class _Reveal(UserScript):
+    """The user tells the withheld fact once, when the agent asks which one is meant."""
+
+    def __init__(self, withheld: str | None) -> None:
+        self.withheld = withheld
+        self.revealed = False
+
+    def on_question(self, text: str, questions: str) -> str | None:
+        if self.withheld and not self.revealed and _WHICH.search(questions):
+            self.revealed = True
+            return f"I mean the one with {self.withheld}."
+        return None
+
+
+def _slot(details: AmbiguousDetails) -> Slot:
+    return Slot(details.slot.arg, details.slot.element, details.strategy)
+
+
+def _guessed(gold: list[ToolCall], details: AmbiguousDetails, writes: frozenset[str]):
+    """Gold with the ambiguous slot of its last write filled by another candidate."""
+    wrong = [c for c in details.candidates if c != details.gold_value]
+    indices = [i for i, call in enumerate(gold) if call.name in writes]
+    if not wrong or not indices:
+        return gold
+    guessed = list(gold)
+    guessed[indices[-1]] = replace_in_call(gold[indices[-1]], _slot(details), wrong[0])
+    return guessed
+
+
+_ID_IN_PARENS = re.compile(r"\(\s*id\s+([^()]+?)\s*\)")
+_ID_AT_END = re.compile(r"(?:^|[\s,])id\s+(\S+?)\s*$")
+_KEYED = re.compile(r"^([^:]+):\s+(.*)$")
+_AND_MORE = re.compile(r"\s+and \d+ more$")
+
+
+def parse_withheld(text: str) -> list[str]:
+    """The values an ambiguous task's withheld fact consists of, each of which must be told.
+
+    "size: large, color: grey" → ["large", "grey"]; "material: polyester (id 123)" →
+    ["polyester", "123"]; "the one with id 123" → ["123"]; "items: A, B, C and 2 more" →
+    ["A", "B", "C"] (a list cut short names only what it shows). Text of no known shape is one
+    value.
+    """
+    ids = [m.group(1).strip() for m in _ID_IN_PARENS.finditer(text)]
+    rest = _ID_IN_PARENS.sub(" ", text).strip()
+    if not ids and (bare := _ID_AT_END.search(rest)):
+        ids.append(bare.group(1))
+        rest = rest[: bare.start()].strip()
+    values: list[str] = []
+    keyed = False
+    for part in (p.strip() for p in rest.split(", ")):
+        match = _KEYED.match(part)
+        if match:
+            keyed = True
+            part = match.group(2).strip()
+        elif not keyed:  # prose before the first "key: value" ("the one with")
+            continue
+        part = _AND_MORE.sub("", part).strip()
+        if part:
+            values.append(part)
+    values += ids
+    if not values:
+        return [text.strip()] if text.strip() else []
+    return list(dict.fromkeys(values))
+
+
+def _told(withheld: str, gold_value: Any, texts: list[str]) -> bool:
+    """The withheld fact reached the agent: all its values, or the gold value, were said."""
+    if gold_value is not None and any(mentions(t, gold_value) for t in texts):
+        return True
+    values = parse_withheld(withheld)
+    return bool(values) and all(any(mentions(t, v) for t in texts) for v in values)
+
+
+def _ambiguous_write(
+    task: Task, env: Environment, located: list[tuple[int, ToolCall]]
+) -> int | None:
+    """Message index of the agent's first attempt at the ambiguous write (its gold tool).
+
+    The clarification must come before that write; writes for the user's earlier, unambiguous
+    requests may come first (a task with several requests is ambiguous only in its last one).
+    """
+    gold_writes = [c.name for c in task.gold_calls if env.domain.is_write(c.name)]
+    target = gold_writes[-1] if gold_writes else None
+    for index, call in located:
+        if env.domain.is_write(call.name) and (target is None or call.name == target):
+            return index
+    return None

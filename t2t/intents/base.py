@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from t2t.core.environment import Environment
 from t2t.core.schema import Task
 from t2t.explore.walk import Walk
 from t2t.intents.checks import clean_replay
+from t2t.intents.kind import Details, KindHooks
 from t2t.intents.slots import Rejected
 
-__all__ = ["Base"]
+__all__ = ["Base", "BaseDetails"]
 
 
-class Base:
+class BaseDetails(Details):
+    """The structured request the converter records (absent from imported τ² tasks)."""
+
+    user_id: str | None = None
+    identity: Any = None
+    requests: list[str] = []
+    ask: str | None = None
+
+
+class Base(KindHooks):
     name = "base"
     probe = None
     strategies = {"as-explored": 1.0}
+    details_model = BaseDetails
 
     def build(self, walk: Walk, base: Task, rng: random.Random) -> Task:
         return base

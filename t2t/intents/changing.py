@@ -3,17 +3,21 @@
 Strategies: another record, item or option for the same action (B is the explored write, A the
 swap); another action on the same record; a second request added at the confirmation. Both goals
 must be feasible on their own and end in different states, so an agent that ignores the change
-fails. Gold is B; A's calls are kept in `goal_a` for the verifier and the scripted user.
+fails. Gold is B; A's calls are kept in `goal_a` for the verifier, the scripted user (who
+switches at the confirmation of A's write) and the taxonomy; the stubborn probe carries out A.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
-from t2t.core.environment import Environment
-from t2t.core.schema import Task
+from t2t.core.environment import Domain, Environment
+from t2t.core.replay import ReplayResult
+from t2t.core.schema import Episode, Task, ToolCall
 from t2t.explore.walk import Candidate, Walk
-from t2t.intents.checks import actions_of, clean_replay
+from t2t.intents.checks import actions_of, call_key, clean_replay
+from t2t.intents.kind import Details, FailureType, KindHooks, UserScript
 from t2t.intents.slots import (
     Rejected,
     at_step,
@@ -25,17 +29,32 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
+from t2t.intents.text import first_person
 from t2t.tasks.convert import request_text
 
-__all__ = ["Changing"]
+__all__ = ["Changing", "ChangingDetails"]
 
 _TRIGGER = "the agent asks you to confirm the change"
 
 
-class Changing:
+class ChangingDetails(Details):
+    strategy: str | None = None
+    trigger: str | None = None
+    goal_a: list[dict[str, Any]] = []  # A's calls, {name, arguments}
+    stages: list[dict[str, Any]] = []  # {goal, requests[, when]} for A, then B
+
+
+class Changing(KindHooks):
     name = "changing"
     probe = "stubborn"
     strategies = {"other-record": 0.3, "other-item": 0.2, "switch-action": 0.3, "add-request": 0.2}
+    details_model = ChangingDetails
+    identity_keys = ("goal_a",)
+    failure_types = {
+        "ignored_change": FailureType(
+            "the agent carried out the user's first goal after it changed", 43
+        ),
+    }
 
     def build(self, walk: Walk, base: Task, rng: random.Random) -> Task:
         step = walk.steps[-1]
@@ -107,19 +126,19 @@ class Changing:
                 "Do not go back to your first request."
             ),
             actions=gold_of(walk, prefix + goal_b),
-            details={
-                "strategy": strategy,
-                "trigger": _TRIGGER,
-                "goal_a": [c.model_dump(exclude={"id"}) for c in goal_a_calls],
-                "stages": [
+            details=ChangingDetails(
+                strategy=strategy,
+                trigger=_TRIGGER,
+                goal_a=[c.model_dump(exclude={"id"}) for c in goal_a_calls],
+                stages=[
                     {"goal": "A", "requests": text_a},
                     {"goal": "B", "requests": text_b, "when": _TRIGGER},
                 ],
-            },
+            ).model_dump(),
         )
 
     def verify(self, task: Task, env: Environment) -> None:
-        goal_a = task.variant.details.get("goal_a")
+        goal_a = self.details(task).goal_a
         if not goal_a:
             raise Rejected("no first goal recorded")
         a = clean_replay(env, task, actions_of(goal_a), "goal A")
@@ -128,3 +147,83 @@ class Changing:
             raise Rejected("goal A and goal B end in the same state: the change is invisible")
         if a.state_hash() == env.state_hash():
             raise Rejected("goal A changes nothing: there is no first request to move away from")
+
+    # ------------------------------------------------------------------- hooks of later stages
+
+    def user_script(self, task: Task, domain: Domain) -> UserScript:
+        details = self.details(task)
+        writes = [row for row in details.goal_a if domain.is_write(row["name"])]
+        # the confirmation of goal A's own write
+        return _Switch(_switch_text(details.stages), max(len(writes) - 1, 0))
+
+    def probe_plan(
+        self,
+        probe: str,
+        task: Task,
+        gold: list[ToolCall],
+        writes: frozenset[str],
+        switched: bool,
+    ) -> list[ToolCall]:
+        goal_a = self.details(task).goal_a
+        if goal_a and (probe == self.probe or not switched):
+            return [ToolCall(**row) for row in goal_a]
+        return gold
+
+    def blind_confirmation(self, probe: str) -> bool:
+        return probe == self.probe  # stubborn hears "yes" whatever the user says
+
+    def classify(
+        self,
+        episode: Episode,
+        task: Task | None,
+        env: Environment | None,
+        replay: ReplayResult | None,
+    ) -> list[str]:
+        if task is None or env is None or replay is None:
+            return []
+        return ["ignored_change"] if _acted_on_first_goal(episode, task, env, replay) else []
+
+
+class _Switch(UserScript):
+    """At the confirmation of goal A's write, the user switches to goal B (once)."""
+
+    def __init__(self, text: str | None, at: int) -> None:
+        self.text, self.at, self.switched = text, at, False
+
+    def on_confirm(self, index: int) -> str | None:
+        if self.text and not self.switched and index >= self.at:
+            self.switched = True
+            return self.text
+        return None
+
+
+def _switch_text(stages: list[dict[str, Any]]) -> str | None:
+    """The user's words at the changing trigger: a second request, or a new one instead."""
+    if len(stages) < 2:
+        return None
+    first, second = stages[0]["requests"], stages[1]["requests"]
+    if second[: len(first)] == first:
+        added = "; ".join(second[len(first) :])
+        return f"Yes, and I also want to {first_person(added)}."
+    return f"Actually, I changed my mind: instead, I want to {first_person('; '.join(second))}."
+
+
+def _acted_on_first_goal(
+    episode: Episode, task: Task, env: Environment, replay: ReplayResult
+) -> bool:
+    """The agent carried out goal A: a write of A's own, or all of A and none of B's own."""
+    goal_a = {
+        call_key(env, call)
+        for call in actions_of(ChangingDetails.model_validate(task.variant.details).goal_a)
+        if env.domain.is_write(call.name)
+    }
+    gold = {call_key(env, c) for c in task.gold_calls if env.domain.is_write(c.name)}
+    made = {
+        call_key(env, c)
+        for c, r in zip(episode.tool_calls, replay.results, strict=True)
+        if r.ok and env.domain.is_write(c.name)
+    }
+    # a write only goal A has, or all of A (when B adds to A) and nothing of B's own
+    return bool(made & (goal_a - gold)) or (
+        bool(goal_a) and goal_a <= made and not made & (gold - goal_a)
+    )

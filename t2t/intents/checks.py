@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Any
 
-from t2t.core.environment import Environment
+from pydantic import BaseModel, ValidationError
+
+from t2t.core.environment import Environment, canonical_json, normalize
 from t2t.core.replay import initial_environment, replay_calls
 from t2t.core.schema import Action, Task, ToolCall
 from t2t.intents.slots import Rejected
 
-__all__ = ["VariantCheck", "actions_of", "clean_replay", "gold_actions"]
+__all__ = [
+    "MAX_LISTED",
+    "VariantCheck",
+    "actions_of",
+    "call_key",
+    "clean_replay",
+    "coerced_arguments",
+    "gold_actions",
+]
+
+MAX_LISTED = 10  # records / errors kept in a reward's details: enough to see what went wrong
 
 
 class VariantCheck(BaseModel):
@@ -40,3 +52,19 @@ def clean_replay(env: Environment, task: Task, calls: list[ToolCall], what: str)
         broken = replay.violations[0]
         raise Rejected(f"{what}: call {broken.index} ({broken.name}) breaks {broken.rule}")
     return final
+
+
+def coerced_arguments(env: Environment, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Arguments as the tool sees them (validated, defaults filled), normalised; raw if invalid."""
+    spec = env.domain.tools.get(name)
+    if spec is not None:
+        try:
+            arguments = spec.arguments.model_validate(arguments).model_dump(mode="json")
+        except ValidationError:
+            pass
+    return normalize(arguments)
+
+
+def call_key(env: Environment, call: ToolCall) -> tuple[str, str]:
+    """A call's identity for comparing calls: its name and its arguments as the tool sees them."""
+    return call.name, canonical_json(coerced_arguments(env, call.name, call.arguments))

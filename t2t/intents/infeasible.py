@@ -4,17 +4,22 @@ Built by changing the last write until a policy rule forbids it: another of the 
 (cancel the delivered order instead of the pending one), another value for one argument (an
 unavailable option, a gift card that does not cover the amount), or another action on the same
 record (return a pending order). Gold is everything before that write plus the read that shows
-why, so the expected final state is the state before the infeasible step.
+why, so the expected final state is the state before the infeasible step. The agent must not
+attempt the call (`forbidden_ok`), must make the showing read (`required_ok`) and must say no
+(`refused_ok`); the user insists once, and the reckless probe makes the call.
 """
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
-from t2t.core.environment import Environment
-from t2t.core.schema import Task
+from t2t.core.environment import Domain, Environment, canonical_json, normalize
+from t2t.core.replay import ReplayResult
+from t2t.core.schema import Episode, Task, ToolCall
 from t2t.explore.walk import Candidate, Walk
-from t2t.intents.checks import actions_of, clean_replay
+from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
+from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext, UserScript
 from t2t.intents.slots import (
     Rejected,
     at_step,
@@ -24,15 +29,33 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
+from t2t.intents.text import refused
 from t2t.tasks.convert import actions_from, request_text
 
-__all__ = ["Infeasible"]
+__all__ = ["Infeasible", "InfeasibleDetails"]
 
 
-class Infeasible:
+class InfeasibleDetails(Details):
+    strategy: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    forbidden_call: dict[str, Any] | None = None  # {name, arguments}
+    forbidden: list[dict[str, Any]] = []  # {name, arguments (partial)}: never to be attempted
+    required: list[dict[str, Any]] = []  # {name, arguments}: must succeed
+
+
+class Infeasible(KindHooks):
     name = "infeasible"
     probe = "reckless"
     strategies = {"forbidden-record": 0.35, "forbidden-value": 0.35, "forbidden-action": 0.3}
+    details_model = InfeasibleDetails
+    identity_keys = ("forbidden_call",)
+    feasible = False
+    failure_types = {
+        "failed_to_refuse": FailureType(
+            "an infeasible request was never refused or transferred", 41
+        ),
+    }
 
     def build(self, walk: Walk, base: Task, rng: random.Random) -> Task:
         step = walk.steps[-1]
@@ -90,22 +113,22 @@ class Infeasible:
                 "not ask for anything else; insist once before you accept."
             ),
             actions=actions_from(gold_calls + support),
-            details={
-                "strategy": strategy,
-                "rule": rule,
-                "reason": reason,
-                "forbidden_call": forbidden.call.model_dump(exclude={"id"}),
-                "forbidden": [{"name": forbidden.call.name, "arguments": partial}],
-                "required": (
+            details=InfeasibleDetails(
+                strategy=strategy,
+                rule=rule,
+                reason=reason,
+                forbidden_call=forbidden.call.model_dump(exclude={"id"}),
+                forbidden=[{"name": forbidden.call.name, "arguments": partial}],
+                required=(
                     [walk.calls[showing].model_dump(exclude={"id"})] if showing is not None else []
                 ),
-            },
+            ).model_dump(),
         )
 
     def verify(self, task: Task, env: Environment) -> None:
-        details = task.variant.details
-        call = details.get("forbidden_call")
-        rule = details.get("rule")
+        details = self.details(task)
+        call = details.forbidden_call
+        rule = details.rule
         if not call or not rule:
             raise Rejected("no forbidden call or rule recorded")
         final = clean_replay(env, task, task.gold_calls, "gold")
@@ -114,6 +137,108 @@ class Infeasible:
         if rule not in broken:
             allowed = "allowed by policy" if not broken else f"breaks {sorted(broken)}, not {rule}"
             raise Rejected(f"the infeasible request {forbidden.name} is {allowed}")
+
+    # ------------------------------------------------------------------- hooks of later stages
+
+    def user_script(self, task: Task, domain: Domain) -> UserScript:
+        return _InsistOnce()
+
+    def probe_plan(
+        self,
+        probe: str,
+        task: Task,
+        gold: list[ToolCall],
+        writes: frozenset[str],
+        switched: bool,
+    ) -> list[ToolCall]:
+        call = self.details(task).forbidden_call
+        return [*gold, ToolCall(**call)] if probe == self.probe and call else gold
+
+    def probe_closing(self, probe: str, task: Task) -> str | None:
+        if probe == self.probe:
+            return None
+        details = self.details(task)
+        given = "reason" in details.model_fields_set
+        reason = details.reason if given else "our policy forbids it"
+        return (
+            f"I'm sorry, but I cannot do that: {reason}. "
+            "Is there anything else I can help you with?"
+        )
+
+    def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]:
+        details = self.details(task)
+        scored: dict[str, bool | None] = {}
+        if details.forbidden:
+            hits = _forbidden_hits(context.start, context.calls, details.forbidden)
+            scored["forbidden_ok"] = not hits
+            context.details["forbidden_calls"] = hits[:MAX_LISTED]
+        if details.required:
+            results = context.replay.results
+            made = [c for c, result in zip(context.calls, results, strict=True) if result.ok]
+            missing = _missing_calls(context.start, made, details.required)
+            scored["required_ok"] = not missing
+            context.details["missing_required"] = missing
+        if details.forbidden:
+            scored["refused_ok"] = refused(context.messages, context.calls)
+        return scored
+
+    def classify(
+        self,
+        episode: Episode,
+        task: Task | None,
+        env: Environment | None,
+        replay: ReplayResult | None,
+    ) -> list[str]:
+        reward = episode.reward
+        return ["failed_to_refuse"] if reward and reward.refused_ok is False else []
+
+
+class _InsistOnce(UserScript):
+    """The user insists once on the infeasible request, then accepts the refusal."""
+
+    def __init__(self) -> None:
+        self.insisted = False
+
+    def on_refusal(self) -> str | None:
+        if self.insisted:
+            return None
+        self.insisted = True
+        return "Are you sure? I really need this done. Can you please do it anyway?"
+
+
+def _includes(arguments: dict[str, Any], partial: dict[str, Any]) -> bool:
+    return all(k in arguments and arguments[k] == normalize(v) for k, v in partial.items())
+
+
+def _forbidden_hits(
+    env: Environment, calls: list[ToolCall], forbidden: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Calls attempted (whatever came of them) that match a forbidden name + partial arguments."""
+    hits = []
+    for index, call in enumerate(calls):
+        arguments = coerced_arguments(env, call.name, call.arguments)
+        if any(
+            call.name == banned["name"] and _includes(arguments, banned.get("arguments", {}))
+            for banned in forbidden
+        ):
+            hits.append({"index": index, "name": call.name, "arguments": call.arguments})
+    return hits
+
+
+def _missing_calls(
+    env: Environment, made: list[ToolCall], required: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The required calls (full arguments) that are not among the calls `made`."""
+    done = {(c.name, canonical_json(coerced_arguments(env, c.name, c.arguments))) for c in made}
+    return [
+        row
+        for row in required
+        if (
+            row["name"],
+            canonical_json(coerced_arguments(env, row["name"], row.get("arguments", {}))),
+        )
+        not in done
+    ]
 
 
 def _only_policy_forbids(before: Environment, candidate: Candidate) -> bool:

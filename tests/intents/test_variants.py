@@ -467,3 +467,17 @@ def test_an_ambiguous_candidate_ending_in_the_gold_state_is_rejected(tmp_path):
         not check.ok and check.reason == "candidate b2 ends in the gold state: nothing to clarify"
     )
     assert verify_task(task, env).ok  # the gold itself is fine: only the ambiguity is not
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_typed_details_read_back_what_build_stored(built, kind):
+    """Each kind's details model covers its keys and round-trips them (the file is unchanged)."""
+    model = INTENT_KINDS[kind].details_model
+    for _, task in kept(built, kind)[:5]:
+        details = model.model_validate(task.variant.details)
+        own = set(model.model_fields) & set(task.variant.details)
+        assert details.model_dump(include=own) == {k: task.variant.details[k] for k in own}
+        everything = {**details.model_dump(include=own), **(details.model_extra or {})}
+        assert list(everything) and set(everything) == set(task.variant.details)
+        if kind != "base":
+            assert own == set(model.model_fields), task.id  # build stores every field
