@@ -187,7 +187,8 @@ def _generate_tasks(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from t2t.benchmark.runner import load_run_config, run_rollouts
+    from t2t.benchmark.config import load_run_config
+    from t2t.benchmark.runner import run_rollouts
     from t2t.tasks.task_set import open_task_set
 
     config = load_run_config(

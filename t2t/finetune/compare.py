@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from t2t.benchmark.batch import run_keys
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.passk import VARIANT_ORDER, is_infra_error, pass_k_long, variant_sort_key
 from t2t.benchmark.results import episode_key, read_episodes
-from t2t.benchmark.runner import RunConfig, run_keys, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
 from t2t.core.errors import ConfigError
 from t2t.core.schema import Episode, Task

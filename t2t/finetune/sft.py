@@ -34,8 +34,7 @@ from t2t.core.environment import Domain
 from t2t.core.errors import ConfigError, DataError
 from t2t.core.files import read_json, write_json, write_jsonl
 from t2t.core.schema import Episode, Message, Task
-from t2t.llm.client import to_openai_messages
-from t2t.llm.hf_local import hf_messages
+from t2t.llm import hf_messages, to_openai_messages
 from t2t.tasks.task_set import open_task_set
 
 __all__ = [
