@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from t2t.core.errors import ConfigError, T2TError
+from t2t.core.errors import ConfigError, T2TError, validation_problem
 
 __all__ = ["main"]
 
@@ -142,11 +142,10 @@ def _tau2_export(args: argparse.Namespace) -> None:
 
 def _flag_error(exc: Any, flags: dict[str, str] | None = None) -> ConfigError:
     """A settings model's first validation error, named by the command-line flag that set it."""
-    first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
+    field, message = validation_problem(exc)
+    field = field.split(".")[0]
     flag = (flags or {}).get(field, field).replace("_", "-")
-    where = f"--{flag}: " if flag else ""
-    return ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}")
+    return ConfigError(f"--{flag}: {message}" if flag else message)
 
 
 def _generate_tasks(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from t2t.core.errors import ConfigError
+from t2t.core.errors import ConfigError, config_error
 from t2t.core.schema import SCHEMA_VERSION
 from t2t.core.settings import ModelSettings, is_secret_key, load_model_settings, read_config_file
 from t2t.llm.hf_local import is_local, model_fingerprint
@@ -100,9 +100,7 @@ def load_run_config(path: str | Path | None = None, **overrides: Any) -> RunConf
     try:
         return RunConfig(**fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{where}: {field}: {first['msg']}") from None
+        raise config_error(exc, where) from None
 
 
 def _call_params(settings: ModelSettings) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from t2t.benchmark.passk import VARIANT_ORDER, is_infra_error, pass_k_long, vari
 from t2t.benchmark.results import episode_key, read_episodes
 from t2t.benchmark.runner import run_rollouts
 from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
-from t2t.core.errors import ConfigError
+from t2t.core.errors import ConfigError, config_error
 from t2t.core.schema import Episode, Task
 
 if TYPE_CHECKING:
@@ -84,8 +84,7 @@ def compare_models(
             for label, model in models.items()
         }
     except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(f"{error['loc'][0]}: {error['msg']}") from None
+        raise config_error(exc) from None
     rows = []
     for set_name, (tasks, env) in task_sets.items():
         path = out / f"{_file_name(set_name)}.jsonl"
