@@ -14,12 +14,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from t2t.core.errors import ConfigError, T2TError
-from t2t.intents.kind import INTENT_KINDS
+from t2t.cli_parser import build_parser
+from t2t.core.errors import ConfigError, T2TError, validation_problem
 
 __all__ = ["main"]
-
-_SCALES_HELP = "a preset from the domain's generate.py SCALES (e.g. paper, small)"
 
 
 def _domain_and_env(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -36,7 +34,7 @@ def _domain_and_env(args: argparse.Namespace) -> tuple[Any, Any]:
     return domain, domain.environment(db)
 
 
-def _generate(args: argparse.Namespace) -> None:
+def _db_generate(args: argparse.Namespace) -> None:
     from t2t.core.files import prepare_output, write_json
     from t2t.domain.loader import load_domain, scale_sizes
 
@@ -60,7 +58,7 @@ def _generate(args: argparse.Namespace) -> None:
     print(f"wrote {out}: {counts} (seed {args.seed})")
 
 
-def _check(args: argparse.Namespace) -> int:
+def _db_check(args: argparse.Namespace) -> int:
     domain, env = _domain_and_env(args)
     if domain.check_db is None:
         print(f"{domain.name} has no consistency checker (checks.py); the layout is valid")
@@ -141,16 +139,22 @@ def _tau2_export(args: argparse.Namespace) -> None:
     print(f"wrote {out}: {len(tasks)} tasks in τ² format")
 
 
+def _comma_list(value: str | None) -> list[str] | None:
+    """A comma-separated flag (`--variants`, `--agents`, ...) as its items; None if not given."""
+    if not value:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def _flag_error(exc: Any, flags: dict[str, str] | None = None) -> ConfigError:
     """A settings model's first validation error, named by the command-line flag that set it."""
-    first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
+    field, message = validation_problem(exc)
+    field = field.split(".")[0]
     flag = (flags or {}).get(field, field).replace("_", "-")
-    where = f"--{flag}: " if flag else ""
-    return ConfigError(f"{where}{first['msg'].removeprefix('Value error, ')}")
+    return ConfigError(f"--{flag}: {message}" if flag else message)
 
 
-def _generate_tasks(args: argparse.Namespace) -> int:
+def _generate(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from t2t.generate import GenerateConfig, generate_tasks
@@ -161,7 +165,7 @@ def _generate_tasks(args: argparse.Namespace) -> int:
             db_seed=args.db_seed,
             scale=args.scale,
             n=args.n,
-            variants=tuple(v.strip() for v in args.variants.split(",") if v.strip()),
+            variants=tuple(_comma_list(args.variants) or ()),
             seed=args.seed,
             explorer=args.explorer,
             model=args.model,
@@ -188,7 +192,8 @@ def _generate_tasks(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from t2t.benchmark.runner import load_run_config, run_rollouts
+    from t2t.benchmark.config import load_run_config
+    from t2t.benchmark.runner import run_rollouts
     from t2t.tasks.task_set import open_task_set
 
     config = load_run_config(
@@ -200,7 +205,7 @@ def _run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         cache_dir=None if args.cache is None else str(args.cache),
     )
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    variants = _comma_list(args.variants)
     tasks, env = open_task_set(
         args.tasks, db=args.db, domain=args.domain, variants=variants, limit=args.limit
     )
@@ -284,7 +289,7 @@ def _print_report(
 def _export_sft(args: argparse.Namespace) -> int:
     from t2t.finetune.sft import export_sft
 
-    agents = [a.strip() for a in args.agents.split(",") if a.strip()] if args.agents else None
+    agents = _comma_list(args.agents)
     exported = export_sft(
         args.results,
         args.tasks,
@@ -364,59 +369,28 @@ def _train(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from t2t.benchmark.passk import format_table
-    from t2t.finetune.compare import compare_models, compare_table
-    from t2t.finetune.sft import read_split
-    from t2t.tasks.task_set import open_task_set
+    from t2t.finetune.compare import compare_table, compare_task_sets
 
     for flag, value in (("--limit", args.limit), ("--max-tokens", args.max_tokens)):
         if value is not None and value < 1:
             raise ConfigError(f"{flag} must be at least 1, not {value}")
-    models: dict[str, str] = {}
-    for item in args.model:
-        label, _, model = item.partition("=")
-        if not model or not label:
-            raise ConfigError(f"--model expects LABEL=MODEL, got {item!r}")
-        if label in models:
-            raise ConfigError(f"--model label {label!r} is given twice")
-        models[label] = model
-    tasks, env = open_task_set(args.tasks, domain=args.domain)
-    name = env.domain.name
-    if args.split is not None:
-        split = read_split(args.split)
-        tasks = [t for t in tasks if split.side(t.id) == "test"]
-        if not tasks:
-            raise ConfigError(f"{args.split}: no task of {args.tasks} is on the test side")
-        name = f"{name} (held out)"
-    task_sets = {name: (tasks[: args.limit], env)}
-    for path in args.unseen or []:
-        unseen, unseen_env = open_task_set(path, limit=args.limit)
-        unseen_name = f"{unseen_env.domain.name} (unseen)"
-        if unseen_name in task_sets:
-            raise ConfigError(f"two task sets of {unseen_env.domain.name}: give --unseen once each")
-        task_sets[unseen_name] = (unseen, unseen_env)
-    params = {"max_tokens": args.max_tokens} if args.max_tokens else {}
-    frame = compare_models(
-        models,
-        task_sets,
+    comparison = compare_task_sets(
+        args.model,
+        args.tasks,
         args.out,
+        domain=args.domain,
+        split=args.split,
+        unseen=args.unseen or (),
+        limit=args.limit,
         trials=args.trials,
         user=args.user,
         max_steps=args.max_steps,
-        agent_params=params,
+        max_tokens=args.max_tokens,
         progress=not args.quiet,
     )
-    print(format_table(compare_table(frame).reset_index()))
-    frame.to_csv(Path(args.out) / "compare.csv", index=False)
-    written = _compare_figure(frame, Path(args.out))
-    print(f"wrote {Path(args.out) / 'compare.csv'} and {written}")
+    print(format_table(compare_table(comparison.frame).reset_index()))
+    print(f"wrote {comparison.csv} and {comparison.figure}")
     return 0
-
-
-def _compare_figure(frame: Any, out: Path) -> Path:
-    from t2t.failures.figures import save_figures
-    from t2t.finetune.compare import compare_figure
-
-    return save_figures({"compare": compare_figure(frame)}, out)[0]
 
 
 def _domains(args: argparse.Namespace) -> None:
@@ -441,209 +415,35 @@ def _demo(args: argparse.Namespace) -> None:
         print(matrix.to_string())
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="t2t",
-        description="Verifiable tool-calling tasks: domains, databases, replay, τ²-bench interop.",
-        epilog="Commands that write refuse to overwrite a file unless given --force.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, func: Callable[..., Any], help: str, parent: Any = commands) -> Any:
-        sub = parent.add_parser(name, help=help, description=help)
-        sub.set_defaults(func=func)
-        sub.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-        return sub
-
-    def writes(sub: Any, *, required: bool = True) -> None:
-        sub.add_argument("--out", required=required, type=Path, help="output file")
-        sub.add_argument("--force", action="store_true", help="overwrite an existing output")
-
-    def on_db(sub: Any, *, db_required: bool = False) -> None:
-        sub.add_argument("--domain", required=True, help="built-in name or a domain folder path")
-        sub.add_argument(
-            "--db", type=Path, required=db_required, help="db.json (default: the domain's own)"
-        )
-
-    command("domains", _domains, "list the built-in domains")
-
-    demo = command("demo", _demo, "the offline end-to-end job behind `make run`")
-    demo.add_argument("--out", type=Path, default=Path("results/demo"), help="output folder")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--force", action="store_true", help="overwrite earlier demo output")
-
-    tasks = command(
-        "generate", _generate_tasks, "explore a domain and write verified tasks with variants"
-    )
-    tasks.add_argument("--domain", default="retail", help="built-in name or a domain folder path")
-    tasks.add_argument("--db-seed", type=int, default=0, help="seed of the generated database")
-    tasks.add_argument("--scale", help=_SCALES_HELP + " (default: the generator's defaults)")
-    tasks.add_argument("--n", type=int, default=100, help="tasks to keep, shared over the kinds")
-    tasks.add_argument(
-        "--variants",
-        default=",".join(INTENT_KINDS),
-        help="comma-separated kinds (default: all registered)",
-    )
-    tasks.add_argument("--seed", type=int, default=0, help="exploration seed")
-    tasks.add_argument(
-        "--explorer", choices=("graph", "llm"), default="graph", help="offline graph walk or LLM"
-    )
-    tasks.add_argument("--model", help="the LLM explorer's model (offline: t2t-explore/graph)")
-    tasks.add_argument("--rewrite-model", help="reword each task's scenario with this model")
-    tasks.add_argument("--judge-model", help="keep tasks this model rates ≥ 7 on average")
-    tasks.add_argument("--workers", type=int, help="processes (default: all cores)")
-    tasks.add_argument("--out", type=Path, required=True, help="output folder (resumable)")
-    tasks.add_argument("--force", action="store_true", help="replace a task set made differently")
-
-    db = commands.add_parser("db", help="generate or check a domain database")
-    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
-    generate = command("generate", _generate, "generate a seeded database", db_commands)
-    generate.add_argument("--domain", required=True)
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--scale", help=_SCALES_HELP)
-    generate.add_argument("--set", action="append", metavar="NAME=N", help="a generator size")
-    writes(generate)
-    check = command("check", _check, "check a database's consistency", db_commands)
-    on_db(check)
-
-    verify = command(
-        "verify", _verify, "replay tasks' gold actions; report failed calls and broken policy rules"
-    )
-    on_db(verify)
-    verify.add_argument("--tasks", required=True, type=Path, help="tasks .jsonl or .json")
-    writes(verify, required=False)
-
-    run = command("run", _run, "benchmark an agent on a task set; resumable, appends to --out")
-    run.add_argument("--tasks", required=True, type=Path, help="tasks.jsonl from t2t generate")
-    run.add_argument("--db", type=Path, help="the tasks' DB (default: db.json beside --tasks)")
-    run.add_argument("--domain", help="default: the tasks' own domain")
-    run.add_argument("--agent", help="litellm model, or a probe: t2t/oracle, t2t/eager, …")
-    run.add_argument("--user", help="scripted (default) or a litellm model")
-    run.add_argument("--config", type=Path, help="TOML/YAML with [agent], [user] and run keys")
-    run.add_argument("--trials", type=int, help="trials per task (default 1)")
-    run.add_argument("--concurrency", type=int, help="episodes at once (default 32)")
-    run.add_argument("--max-steps", type=int, help="agent turns per episode (default 30)")
-    run.add_argument("--variants", help="comma-separated kinds to run (default: all)")
-    run.add_argument("--limit", type=int, help="only the first N tasks")
-    run.add_argument("--cache", type=Path, help="model-call cache folder (default $T2T_CACHE_DIR)")
-    run.add_argument("--workers", type=int, default=1, help="processes to shard episodes over")
-    run.add_argument("--backend", choices=("local", "ray"), default="local")
-    run.add_argument(
-        "--retry-errors", action="store_true", help="re-run episodes that hit an infra error"
-    )
-    run.add_argument("--out", type=Path, required=True, help="results .jsonl (resumed if present)")
-
-    report = command("report", _report, "pass^k and reward components of results files")
-    report.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
-    report.add_argument("--k", type=int, help="largest k for pass^k (default: fewest trials)")
-    report.add_argument("--csv", type=Path, help="also write the table as CSV")
-    report.add_argument("--html", type=Path, help="also write an HTML page with tables + figures")
-    report.add_argument(
-        "--tasks",
-        type=Path,
-        action="append",
-        help="the task set (tasks.jsonl) each results file ran, for the failure types; "
-        "once for all files or once per file",
-    )
-    report.add_argument("--figures", type=Path, help="with --html: each figure as HTML (+ PNG)")
-
-    export = command(
-        "export-sft", _export_sft, "successful episodes as chat SFT data (OpenAI and HF JSONL)"
-    )
-    export.add_argument("results", nargs="+", type=Path, help="results .jsonl files")
-    export.add_argument(
-        "--tasks",
-        type=Path,
-        action="append",
-        required=True,
-        help="a task set the results ran (tasks.jsonl); once per domain",
-    )
-    export.add_argument(
-        "--agents", help="comma-separated agents whose successes count (default: all)"
-    )
-    export.add_argument(
-        "--per-task", type=int, help="distinct conversations kept per task (default: all)"
-    )
-    export.add_argument("--test-fraction", type=float, default=0.2, help="task families held out")
-    export.add_argument("--seed", type=int, default=0, help="seed of the split")
-    export.add_argument("--split", type=Path, help="keep the split.json of an earlier export")
-    export.add_argument("--tokenizer", help="count tokens with this HF tokenizer (default chars/4)")
-    export.add_argument("--domain", help="for task files whose tasks name no domain (τ² imports)")
-    export.add_argument("--out", type=Path, required=True, help="output folder")
-    export.add_argument("--force", action="store_true", help="replace an earlier export")
-
-    tiny = command(
-        "tiny-model", _tiny_model, "build a tiny random Qwen3-shaped model to train offline"
-    )
-    tiny.add_argument("--data", type=Path, required=True, help="a t2t export-sft folder")
-    tiny.add_argument("--seed", type=int, default=0)
-    tiny.add_argument("--out", type=Path, required=True, help="model folder")
-    tiny.add_argument("--force", action="store_true", help="replace a model in --out")
-
-    train = command("train", _train, "fine-tune a HF causal LM on exported SFT data (TRL)")
-    train.add_argument("--base", required=True, help="HF model id or folder (e.g. Qwen/Qwen3-0.6B)")
-    train.add_argument("--data", type=Path, required=True, help="a t2t export-sft folder")
-    train.add_argument(
-        "--lora", action="store_true", help="LoRA (merged when saved) instead of full"
-    )
-    train.add_argument("--epochs", type=float, help="default 3")
-    train.add_argument("--lr", type=float, help="learning rate (default 1e-5)")
-    train.add_argument("--batch-size", type=int, help="per device (default 1)")
-    train.add_argument("--grad-accum", type=int, help="gradient accumulation steps (default 1)")
-    train.add_argument("--max-length", type=int, help="cut examples to this many tokens")
-    train.add_argument("--max-examples", type=int, help="train on the first N examples only")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--out", type=Path, required=True, help="model folder (resumes checkpoints)")
-    train.add_argument("--force", action="store_true", help="train again into a finished --out")
-
-    compare = command(
-        "compare", _compare, "before/after: models on the same tasks and user, pass^k per variant"
-    )
-    compare.add_argument(
-        "--model",
-        action="append",
-        required=True,
-        metavar="LABEL=MODEL",
-        help="e.g. base=hf-local/models/tiny; give it once per model",
-    )
-    compare.add_argument("--tasks", type=Path, required=True, help="the training domain's tasks")
-    compare.add_argument("--split", type=Path, help="split.json: play only its test side")
-    compare.add_argument("--domain", help="for a --tasks file whose tasks name no domain")
-    compare.add_argument("--unseen", type=Path, action="append", help="tasks of an unseen domain")
-    compare.add_argument("--limit", type=int, help="only the first N tasks of each set")
-    compare.add_argument("--trials", type=int, default=1)
-    compare.add_argument("--user", default="scripted", help="scripted (default) or a litellm model")
-    compare.add_argument("--max-steps", type=int, default=30, help="agent turns per episode")
-    compare.add_argument("--max-tokens", type=int, help="tokens per agent reply")
-    compare.add_argument("--out", type=Path, required=True, help="folder (results resume)")
-
-    tau2 = commands.add_parser("tau2", help="τ²-bench interop")
-    tau2_commands = tau2.add_subparsers(dest="tau2_command", required=True, metavar="COMMAND")
-    replay = command(
-        "replay", _tau2_replay, "replay τ² tasks; one hash line per task", tau2_commands
-    )
-    on_db(replay, db_required=True)
-    replay.add_argument("--tasks", required=True, type=Path, help="τ² tasks.json")
-    writes(replay)
-    imported = command("import", _tau2_import, "τ² tasks.json → t2t tasks JSONL", tau2_commands)
-    imported.add_argument("--tasks", required=True, type=Path)
-    writes(imported)
-    exported = command("export", _tau2_export, "t2t tasks → τ² tasks.json", tau2_commands)
-    exported.add_argument("--tasks", required=True, type=Path)
-    writes(exported)
-    return parser
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
+    "domains": _domains,
+    "demo": _demo,
+    "generate": _generate,
+    "db generate": _db_generate,
+    "db check": _db_check,
+    "verify": _verify,
+    "run": _run,
+    "report": _report,
+    "export-sft": _export_sft,
+    "tiny-model": _tiny_model,
+    "train": _train,
+    "compare": _compare,
+    "tau2 replay": _tau2_replay,
+    "tau2 import": _tau2_import,
+    "tau2 export": _tau2_export,
+}
+"""Each command's handler, named after the command."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a command; user errors print one line and exit 2."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args) or 0)
+        return int(_HANDLERS[args.command_key](args) or 0)
     except T2TError as exc:
         print(f"t2t: error: {exc}", file=sys.stderr)
         return 2

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from t2t.benchmark.batch import run_keys
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import episode_key, read_episodes
-from t2t.benchmark.runner import RunConfig, run_keys, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.core.environment import Environment
 from t2t.core.files import read_json
 from t2t.core.schema import Episode, Task

@@ -5,9 +5,10 @@ import json
 import pytest
 from conftest import played, shared_task_set_path
 
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.passk import summarize
 from t2t.benchmark.results import read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.cli import main
 from t2t.core.errors import ConfigError, DataError
 from t2t.failures.figures import (

@@ -10,7 +10,9 @@ from conftest import shared_task_set_path
 
 pytest.importorskip("trl", reason="the train extra: pip install -e '.[train]'")
 
-from t2t.benchmark.runner import TERMINATION_REASONS, RunConfig, run_rollouts  # noqa: E402
+from t2t.benchmark.config import RunConfig  # noqa: E402
+from t2t.benchmark.episode import TERMINATION_REASONS  # noqa: E402
+from t2t.benchmark.runner import run_rollouts  # noqa: E402
 from t2t.cli import main  # noqa: E402
 from t2t.core.errors import ConfigError  # noqa: E402
 from t2t.finetune.compare import compare_figure, compare_models  # noqa: E402
@@ -18,7 +20,7 @@ from t2t.finetune.sft import export_sft, read_examples  # noqa: E402
 from t2t.finetune.tiny_model import build_tiny_model, corpus  # noqa: E402
 from t2t.finetune.train import TrainConfig, loss_figure, tokenize_examples, train_sft  # noqa: E402
 from t2t.generate import GenerateConfig, generate_tasks  # noqa: E402
-from t2t.llm.client import RAW_ARGUMENTS_KEY  # noqa: E402
+from t2t.llm import RAW_ARGUMENTS_KEY  # noqa: E402
 from t2t.llm.hf_local import model_fingerprint, parse_reply  # noqa: E402
 from t2t.llm.hf_models import load_tokenizer, with_response_parser  # noqa: E402
 from t2t.tasks.task_set import open_task_set  # noqa: E402

@@ -8,7 +8,7 @@ from t2t.core.files import read_tasks
 from t2t.core.schema import Message
 from t2t.generate import GenerateConfig, generate_tasks
 from t2t.intents import check_variant
-from t2t.llm.client import ProviderRequest, register_provider, unregister_provider
+from t2t.llm import ProviderRequest, register_provider, unregister_provider
 
 
 def _echo_rewrite(request: ProviderRequest) -> str:

@@ -117,7 +117,8 @@ def test_chunks_of_another_config_are_not_reused(tmp_path):
 
 
 def test_model_calls_have_a_timeout(monkeypatch):
-    from t2t.llm import client as llm
+    from t2t import llm
+    from t2t.llm.backend import load_litellm
 
     seen = {}
 
@@ -125,7 +126,7 @@ def test_model_calls_have_a_timeout(monkeypatch):
         seen.update(request)
         raise RuntimeError("stop")
 
-    litellm = llm._litellm()
+    litellm = load_litellm()
     monkeypatch.setattr(litellm, "acompletion", fake)
     with pytest.raises(t2t.core.errors.ModelCallError):
         asyncio.run(llm.complete("openai/x", [Message(role="user", content="hi")]))

@@ -1,4 +1,4 @@
-"""t2t.llm.client: tool calls read from the message, cost, retries, sync in Jupyter, lazy import."""
+"""t2t.llm: tool calls read from the message, cost, retries, sync in Jupyter, lazy import."""
 
 import asyncio
 import json
@@ -10,7 +10,7 @@ import pytest
 
 from t2t.core.errors import ConfigError, ModelCallError
 from t2t.core.schema import Message, ToolCall
-from t2t.llm.client import (
+from t2t.llm import (
     RAW_ARGUMENTS_KEY,
     Completion,
     ProviderRequest,
@@ -228,11 +228,13 @@ def test_import_t2t_does_not_import_litellm():
 
 
 def _litellm_error(name, model="m"):
-    from t2t.llm.client import (
-        _litellm,  # tests may not import litellm; the error types come through t2t
+    from t2t.llm.backend import (
+        load_litellm,  # tests may not import litellm; the error types come through t2t
     )
 
-    return getattr(_litellm(), name)(message=f"{name} from upstream", llm_provider="t", model=model)
+    return getattr(load_litellm(), name)(
+        message=f"{name} from upstream", llm_provider="t", model=model
+    )
 
 
 @pytest.fixture
@@ -384,7 +386,8 @@ def test_handler_sees_metadata_but_not_transport_settings(provider):
 
 
 def test_model_timeout_is_read_by_settings(monkeypatch):
-    from t2t import llm, settings
+    from t2t import llm
+    from t2t.core import settings
 
     assert llm.model_timeout_s is settings.model_timeout_s
     monkeypatch.setenv("T2T_MODEL_TIMEOUT_S", "soon")

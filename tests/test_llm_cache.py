@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2t.core.schema import Message
-from t2t.llm.client import (
+from t2t.llm import (
     Completion,
     ModelCache,
     cache_key,

@@ -6,8 +6,9 @@ from collections import Counter, defaultdict
 import pytest
 
 import t2t
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.tasks.task_set import open_task_set
 
 DOMAINS = ("retail", "airline", "banking")

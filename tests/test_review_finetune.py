@@ -6,8 +6,9 @@ import pytest
 from conftest import shared_task_set_path
 
 from t2t.benchmark.agent import GREETING
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.cli import main
 from t2t.core.errors import T2TError
 from t2t.core.schema import Episode, Message, Reward, ToolCall
@@ -225,7 +226,7 @@ def test_a_model_retrained_in_place_is_reloaded(tiny, tmp_path):
     build_tiny_model(folder, corpus(data), TinyModelConfig(seed=0))
     model = f"hf-local/{folder}"
     local_model.register_local_model(model)
-    from t2t.llm.client import complete_sync
+    from t2t.llm import complete_sync
 
     complete_sync(model, [Message(role="user", content="hi")], cache=False, max_tokens=2)
     build_tiny_model(folder, corpus(data), TinyModelConfig(seed=1), force=True)

@@ -11,15 +11,17 @@ from collections import Counter
 import pytest
 
 import t2t
+from t2t.benchmark.config import RunConfig
+from t2t.benchmark.episode import run_episode
 from t2t.benchmark.passk import summarize
 from t2t.benchmark.probes import CLARIFY_TEXT, confirmation_text
 from t2t.benchmark.results import episode_key, read_episodes
-from t2t.benchmark.runner import RunConfig, run_episode, run_rollouts, run_rollouts_async
+from t2t.benchmark.runner import run_rollouts, run_rollouts_async
 from t2t.benchmark.scoring import evaluate_episode
 from t2t.benchmark.users import ScriptedUser
 from t2t.cli import main
 from t2t.core.schema import Message, ToolCall
-from t2t.llm.client import Completion, register_provider, unregister_provider
+from t2t.llm import Completion, register_provider, unregister_provider
 from t2t.tasks.task_set import open_task_set
 
 # ------------------------------------------------------------------------------------ fixtures
@@ -81,10 +83,10 @@ def _conversation(task, calls, *, before_call=None, closing="Done."):
 
 def _play(task, env, agent="t2t/oracle", **config):
     """One probe episode, in process (the probes must be registered for the task)."""
-    from t2t.benchmark.runner import _prepare
+    from t2t.benchmark.batch import prepare
 
     run_config = RunConfig(agent=agent, **config)
-    _prepare([task], env, run_config)
+    prepare([task], env, run_config)
     episode, _ = asyncio.run(run_episode(task, env, run_config, 0))
     return episode
 

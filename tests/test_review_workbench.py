@@ -6,8 +6,9 @@ import pytest
 from conftest import played, shared_task_set_path
 
 import t2t.failures.figures
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.benchmark.scoring import TRANSFER_TOOL, call_key
 from t2t.cli import main
 from t2t.core.schema import ToolCall

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 import t2t
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import episode_key, read_episodes, repair_tail
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.core.schema import Message, ToolCall
-from t2t.llm.client import register_provider, unregister_provider
+from t2t.llm import register_provider, unregister_provider
 from t2t.tasks.task_set import open_task_set
 
 SECRET = "sk-test-SECRET-0123456789abcdef"

@@ -13,8 +13,9 @@ from collections import Counter
 import pytest
 
 import t2t
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import episode_key, read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.benchmark.shards import _apply_settings, _ray, _split
 from t2t.core.errors import ConfigError
 from t2t.tasks.task_set import open_task_set
@@ -96,7 +97,8 @@ def test_a_resumed_sharded_run_adds_only_the_missing_keys(task_set, one_process,
 KILLABLE = RunConfig(agent="t2t/sim-latency", trials=TRIALS, concurrency=4)
 RUN_IN_A_CHILD = """
 import sys
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.config import RunConfig
+from t2t.benchmark.runner import run_rollouts
 from t2t.tasks.task_set import open_task_set
 tasks, env = open_task_set(sys.argv[1])
 config = RunConfig.model_validate_json(sys.argv[2])

@@ -3,7 +3,7 @@ top, no secrets, and a config hash that follows only what changes an episode."""
 
 import pytest
 
-from t2t.benchmark.runner import RunConfig, load_run_config
+from t2t.benchmark.config import RunConfig, load_run_config
 from t2t.core.errors import ConfigError
 
 TOML = """

@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2t.benchmark.agent import agent_system_prompt
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.config import RunConfig
+from t2t.benchmark.runner import run_rollouts
 from t2t.cli import main
 from t2t.core.errors import ConfigError, DataError
 from t2t.core.schema import Reward, Task, UserScenario, Variant

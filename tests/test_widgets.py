@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from conftest import shared_task_set_path
 
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.benchmark.scoring import score_episode
 from t2t.core.errors import DataError
 from t2t.core.replay import check_episode_state

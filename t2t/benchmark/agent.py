@@ -10,7 +10,7 @@ from typing import Any
 
 from t2t.core.environment import Domain
 from t2t.core.schema import Message, Task
-from t2t.llm.client import Completion, complete
+from t2t.llm import Completion, complete
 
 __all__ = ["GREETING", "Agent", "agent_system_prompt"]
 

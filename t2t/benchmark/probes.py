@@ -37,7 +37,7 @@ from t2t.core.settings import sim_latency_s
 from t2t.explore.values import ValuePool, random_call
 from t2t.intents.ambiguous import CLARIFY_TEXT
 from t2t.intents.kind import INTENT_KINDS, kind_of
-from t2t.llm.client import ProviderRequest, register_model, register_provider
+from t2t.llm import ProviderRequest, register_model, register_provider
 
 __all__ = [
     "CLARIFY_TEXT",

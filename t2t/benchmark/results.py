@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from t2t.core.errors import ConfigError, DataError
+from t2t.core.errors import ConfigError, data_error
 from t2t.core.schema import Episode
 
 __all__ = [
@@ -74,9 +74,7 @@ def read_episodes(path: str | Path, *, latest: bool = True) -> list[Episode]:
         except ValidationError as exc:
             if not complete:
                 break  # the run was killed while writing it
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "line"
-            raise DataError(f"line {number}: {first['msg']}", file=str(path), field=where) from None
+            raise data_error(exc, file=str(path), prefix=f"line {number}: ") from None
     if not latest:
         return episodes
     by_key = {episode_key(e): e for e in episodes}

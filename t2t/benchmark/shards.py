@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import select
 import socket
 import threading
 import time
@@ -33,20 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from t2t.benchmark.batch import check_run, pending_keys, prepare, run_pending
+from t2t.benchmark.config import RunConfig, RunStats
 from t2t.benchmark.results import open_results
-from t2t.benchmark.runner import (
-    RunConfig,
-    RunStats,
-    _check_run,
-    _prepare,
-    _run_pending,
-    pending_keys,
-)
 from t2t.core.environment import Domain, Environment
 from t2t.core.errors import ConfigError, MissingDependencyError
+from t2t.core.processes import exit_with
 from t2t.core.schema import Task
 from t2t.domain.loader import load_domain
-from t2t.llm.client import run_sync
+from t2t.llm import preload, run_sync
 
 __all__ = ["run_sharded"]
 
@@ -91,7 +85,7 @@ def run_sharded(
     """
     if backend not in ("local", "ray"):
         raise ConfigError(f"unknown backend {backend!r}: choose local or ray")
-    _check_run(tasks, env, config)
+    check_run(tasks, env, config)
     started = time.perf_counter()
     results: list[RunStats] = []
     with open_results(Path(out).resolve()) as out:  # the run's lock: the workers only append
@@ -153,14 +147,14 @@ def _apply_settings(settings: dict[str, str]) -> None:
 def _run_shard(job: _Job, db: dict[str, Any], tasks: list[Task], shard: _Shard) -> RunStats:
     """In a worker: rebuild the environment, register the probes, run this shard's episodes."""
     if job.caller[0] == socket.gethostname():  # a Ray worker on a remote node cannot watch it
-        _exit_with(job.caller[1])
+        exit_with(job.caller[1])
     _apply_settings(job.settings)
     domain = job.domain if isinstance(job.domain, Domain) else load_domain(job.domain)
     env = domain.environment(db)
     todo = [(tasks[index], trial) for index, trial in shard.keys]
     config = job.config.model_copy(update={"concurrency": shard.concurrency})
-    _prepare(list({task.id: task for task, _ in todo}.values()), env, config)
-    return run_sync(_run_pending(todo, env, config, Path(job.out), progress=False))
+    prepare(list({task.id: task for task, _ in todo}.values()), env, config)
+    return run_sync(run_pending(todo, env, config, Path(job.out), progress=False))
 
 
 # ---------------------------------------------------------------------------------- processes
@@ -228,59 +222,14 @@ def _start_context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "t2t.benchmark.runner", "t2t.benchmark.shards"])
+    context.set_forkserver_preload(["__main__", "t2t.benchmark.shards"])
     return context
 
 
 def _start_worker(run_pid: int) -> None:
     """In a new worker: die with the process that runs the pool; import litellm now, not mid-run."""
-    from t2t.llm.client import _litellm
-
-    _exit_with(run_pid)
-    _litellm()
-
-
-_WATCHED: set[int] = set()
-_WATCHED_LOCK = threading.Lock()
-
-
-def _exit_with(pid: int) -> None:
-    """Exit this process as soon as process `pid` has ended (kill -9 included); idempotent.
-
-    So no worker goes on appending to the results file after the run was killed (a resumed run
-    would then repeat episodes). A fork server's child cannot watch its parent (that is the
-    server, which outlives the run while any child holds its pipe), and a Ray worker's parent is
-    Ray's: both watch the run's process itself, through a pidfd where there is one (no pid reuse
-    race), else by polling.
-    """
-    with _WATCHED_LOCK:
-        if pid in _WATCHED:
-            return
-        _WATCHED.add(pid)
-
-    def watch() -> None:
-        try:
-            handle = os.pidfd_open(pid)
-        except ProcessLookupError:
-            os._exit(1)
-        except (AttributeError, OSError):  # no pidfd here (not Linux, or an old kernel)
-            while _alive(pid):
-                time.sleep(0.5)
-            os._exit(1)
-        select.select([handle], [], [])  # readable once the process has ended
-        os._exit(1)
-
-    threading.Thread(target=watch, name="t2t-run-watch", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    exit_with(run_pid)
+    preload()
 
 
 # ----------------------------------------------------------------------------------------- ray

@@ -14,6 +14,11 @@ The CLI prints any `T2TError` as one line and exits 2; anything else is a bug (t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 __all__ = [
     "ConfigError",
     "DataError",
@@ -22,6 +27,9 @@ __all__ = [
     "ModelCallError",
     "T2TError",
     "ToolCallError",
+    "config_error",
+    "data_error",
+    "validation_problem",
 ]
 
 
@@ -66,3 +74,45 @@ class ModelCallError(T2TError):
 
 class ToolCallError(T2TError):
     """A tool refused a call (bad arguments, unknown record, domain rule): told to the model."""
+
+
+# ------------------------------------------------------------------- pydantic validation errors
+
+
+def validation_problem(exc: ValidationError) -> tuple[str, str]:
+    """The first problem of a pydantic `ValidationError`: (its field, its message).
+
+    The field is the dotted path to the bad value ("" for the whole object); the message ends
+    with "(and N more problems)" when there are more.
+    """
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if exc.error_count() > 1:
+        message += f" (and {exc.error_count() - 1} more problems)"
+    return field, message
+
+
+def data_error(
+    exc: ValidationError, *, file: str | None = None, prefix: str = "", default_field: str = ""
+) -> DataError:
+    """A malformed record as a `DataError` naming the file and the field ("file: field: problem").
+
+    Args:
+        exc: What pydantic raised.
+        file: The file the record came from.
+        prefix: Put before the field: where the record sits, e.g. "line 3: " or "[2].".
+        default_field: The field to name when the problem is with the whole record.
+    """
+    field, message = validation_problem(exc)
+    return DataError(message, file=file, field=prefix + (field or default_field) or None)
+
+
+def config_error(
+    exc: ValidationError, where: str | None = None, *, default_field: str = ""
+) -> ConfigError:
+    """Bad settings as a `ConfigError` naming where they came from and the field
+    ("where: field: problem").
+    """
+    field, message = validation_problem(exc)
+    return ConfigError(": ".join(part for part in (where, field or default_field, message) if part))

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from t2t.core.errors import ConfigError, DataError
+from t2t.core.errors import ConfigError, DataError, data_error
 from t2t.core.schema import Task
 
 __all__ = ["prepare_output", "read_json", "read_tasks", "write_json", "write_jsonl"]
@@ -49,13 +49,6 @@ def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
         ) from None
 
 
-def _validation_error(exc: ValidationError, *, file: str, prefix: str) -> DataError:
-    first = exc.errors()[0]
-    field = prefix + ".".join(str(p) for p in first["loc"])
-    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-    return DataError(f"{first['msg']}{more}", file=file, field=field)
-
-
 def read_tasks(path: str | Path) -> list[Task]:
     """Tasks from a JSON list (t2t or τ² `tasks.json`) or a JSONL file (one task per line)."""
     path = Path(path)
@@ -67,7 +60,7 @@ def read_tasks(path: str | Path) -> list[Task]:
             try:
                 tasks.append(Task.model_validate_json(line))
             except ValidationError as exc:
-                raise _validation_error(exc, file=str(path), prefix=f"line {number}: ") from None
+                raise data_error(exc, file=str(path), prefix=f"line {number}: ") from None
     else:
         raw = read_json(path, what="tasks file")
         if not isinstance(raw, list):
@@ -76,7 +69,7 @@ def read_tasks(path: str | Path) -> list[Task]:
             try:
                 tasks.append(Task.model_validate(item))
             except ValidationError as exc:
-                raise _validation_error(exc, file=str(path), prefix=f"[{index}].") from None
+                raise data_error(exc, file=str(path), prefix=f"[{index}].") from None
     if not tasks:
         raise DataError("holds no tasks", file=str(path))
     return tasks

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from t2t.core.environment import Environment, RecordChange
-from t2t.core.errors import DataError
+from t2t.core.errors import DataError, data_error
 from t2t.core.schema import Episode, Task, ToolCall, ToolResult
 
 __all__ = [
@@ -100,9 +100,7 @@ def initial_environment(env: Environment, task: Task) -> Environment:
             for a in state.get("initialization_actions") or []
         ]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = f"{where}.initialization_actions.{'.'.join(map(str, first['loc']))}"
-        raise DataError(first["msg"], field=field) from None
+        raise data_error(exc, prefix=f"{where}.initialization_actions.") from None
     if not actions:
         return env
     start, replay = replay_calls(

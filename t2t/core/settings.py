@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from t2t.core.errors import ConfigError, DataError
+from t2t.core.errors import ConfigError, DataError, config_error
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -166,10 +166,7 @@ def load_model_settings(data: dict[str, Any] | str, *, where: str) -> ModelSetti
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "settings"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{where}: {field}: {first['msg']}{more}") from None
+        raise config_error(exc, where, default_field="settings") from None
 
 
 # ---------------------------------------------------------------------------- environment

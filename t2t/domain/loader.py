@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from t2t.core.environment import Domain, make_rule, make_tool
-from t2t.core.errors import ConfigError, DataError, DomainError
+from t2t.core.errors import ConfigError, DataError, DomainError, data_error
 from t2t.core.files import read_json
 
 __all__ = [
@@ -190,10 +190,7 @@ def check_db_shape(domain: Domain, db: Any, *, source: str = "database") -> None
     try:
         domain.validate_db(db)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise DataError(f"{first['msg']}{more}", file=source, field=field) from None
+        raise data_error(exc, file=source) from None
 
 
 def scale_sizes(domain: Domain, scale: str | None) -> dict[str, int]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from t2t.core.environment import Domain, Environment
 from t2t.core.schema import Message, ToolCall, ToolResult, Trajectory
-from t2t.llm.client import complete, raw_arguments, run_sync
+from t2t.llm import complete, raw_arguments, run_sync
 
 __all__ = [
     "MIN_JUSTIFICATION_CHARS",

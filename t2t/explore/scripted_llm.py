@@ -19,7 +19,7 @@ from t2t.core.schema import Message, ToolCall
 from t2t.explore.graph import ToolGraph
 from t2t.explore.values import ValuePool
 from t2t.explore.walk import explore_offline
-from t2t.llm.client import ProviderRequest, register_provider
+from t2t.llm import ProviderRequest, register_provider
 
 __all__ = ["PROBE_EXPLORER", "register_probe_explorer"]
 

@@ -11,23 +11,34 @@ pass^k can stay at 0 while this moves.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from t2t.benchmark.batch import run_keys
+from t2t.benchmark.config import RunConfig
 from t2t.benchmark.passk import is_infra_error, pass_k_long, variant_order, variant_sort_key
 from t2t.benchmark.results import episode_key, read_episodes
-from t2t.benchmark.runner import RunConfig, run_keys, run_rollouts
+from t2t.benchmark.runner import run_rollouts
 from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
-from t2t.core.errors import ConfigError
+from t2t.core.errors import ConfigError, config_error
 from t2t.core.schema import Episode, Task
 
 if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-__all__ = ["compare_figure", "compare_models", "compare_table", "tool_calls_ok"]
+__all__ = [
+    "Comparison",
+    "compare_figure",
+    "compare_models",
+    "compare_table",
+    "compare_task_sets",
+    "model_labels",
+    "tool_calls_ok",
+]
 
 
 def tool_calls_ok(episodes: Sequence[Episode]) -> float | None:
@@ -82,8 +93,7 @@ def compare_models(
             for label, model in models.items()
         }
     except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(f"{error['loc'][0]}: {error['msg']}") from None
+        raise config_error(exc) from None
     rows = []
     for set_name, (tasks, env) in task_sets.items():
         path = out / f"{_file_name(set_name)}.jsonl"
@@ -192,3 +202,89 @@ def compare_figure(frame: pd.DataFrame, *, k: int = 1) -> go.Figure:
     figure.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     figure.update_yaxes(title_text="")
     return figure
+
+
+def model_labels(items: Sequence[str]) -> dict[str, str]:
+    """`LABEL=MODEL` items (the CLI's `--model`) as label → model, each label once."""
+    models: dict[str, str] = {}
+    for item in items:
+        label, _, model = item.partition("=")
+        if not model or not label:
+            raise ConfigError(f"--model expects LABEL=MODEL, got {item!r}")
+        if label in models:
+            raise ConfigError(f"--model label {label!r} is given twice")
+        models[label] = model
+    return models
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What `compare_task_sets` made: the rows, and the files it wrote."""
+
+    frame: pd.DataFrame
+    csv: Path
+    figure: Path
+
+
+def compare_task_sets(
+    models: Sequence[str] | Mapping[str, str],
+    tasks: str | Path,
+    out: str | Path,
+    *,
+    domain: str | None = None,
+    split: str | Path | None = None,
+    unseen: Sequence[str | Path] = (),
+    limit: int | None = None,
+    trials: int = 1,
+    user: str = "scripted",
+    max_steps: int = 30,
+    max_tokens: int | None = None,
+    progress: bool = True,
+) -> Comparison:
+    """`compare_models` on a task set (its held-out side with `split`) and unseen domains' sets;
+    writes `out/compare.csv` and the comparison figure.
+
+    Args:
+        models: `LABEL=MODEL` items, or label → model.
+        tasks: The task set (tasks.jsonl) of the domain the models were tuned on.
+        out: Folder for the results files, compare.csv and the figure.
+        domain: The task set's domain, if its tasks do not name one.
+        split: A `split.json` of `export_sft`: only its test side is run ("held out").
+        unseen: Task sets of other domains ("unseen").
+        limit: The first `limit` tasks of each set.
+        max_tokens: The agents' max_tokens, if any.
+    """
+    from t2t.failures.figures import save_figures
+    from t2t.finetune.sft import read_split
+    from t2t.tasks.task_set import open_task_set
+
+    labels = dict(models) if isinstance(models, Mapping) else model_labels(models)
+    task_list, env = open_task_set(tasks, domain=domain)
+    name = env.domain.name
+    if split is not None:
+        saved = read_split(split)
+        task_list = [t for t in task_list if saved.side(t.id) == "test"]
+        if not task_list:
+            raise ConfigError(f"{split}: no task of {tasks} is on the test side")
+        name = f"{name} (held out)"
+    task_sets = {name: (task_list[:limit], env)}
+    for path in unseen:
+        unseen_tasks, unseen_env = open_task_set(path, limit=limit)
+        unseen_name = f"{unseen_env.domain.name} (unseen)"
+        if unseen_name in task_sets:
+            raise ConfigError(f"two task sets of {unseen_env.domain.name}: give --unseen once each")
+        task_sets[unseen_name] = (unseen_tasks, unseen_env)
+    frame = compare_models(
+        labels,
+        task_sets,
+        out,
+        trials=trials,
+        user=user,
+        max_steps=max_steps,
+        agent_params={"max_tokens": max_tokens} if max_tokens else {},
+        progress=progress,
+    )
+    csv = Path(out) / "compare.csv"
+    frame.to_csv(csv, index=False)
+    figure = save_figures({"compare": compare_figure(frame)}, Path(out))[0]
+    return Comparison(frame, csv, figure)

@@ -31,11 +31,10 @@ from t2t.benchmark.agent import agent_system_prompt
 from t2t.benchmark.passk import is_infra_error
 from t2t.benchmark.results import read_episodes
 from t2t.core.environment import Domain
-from t2t.core.errors import ConfigError, DataError
+from t2t.core.errors import ConfigError, DataError, data_error
 from t2t.core.files import read_json, write_json, write_jsonl
 from t2t.core.schema import Episode, Message, Task
-from t2t.llm.client import to_openai_messages
-from t2t.llm.hf_local import hf_messages
+from t2t.llm import hf_messages, to_openai_messages
 from t2t.tasks.task_set import open_task_set
 
 __all__ = [
@@ -261,7 +260,7 @@ def read_split(path: str | Path) -> Split:
     try:
         return Split.model_validate(read_json(path, what="split file"))
     except ValidationError as exc:
-        raise DataError(f"{path}: not a split file ({exc.errors()[0]['msg']})") from None
+        raise data_error(exc, file=str(path), prefix="not a split file: ") from None
 
 
 def _extend_split(split: Split, tasks: Sequence[Task]) -> Split:

@@ -1,1 +1,43 @@
-"""The one door to language models: litellm behind a typed API, and local Hugging Face models."""
+"""The one door to language models: litellm behind a typed API, and local Hugging Face models.
+
+One job per module: `client` (complete, retries), `messages` (t2t ↔ OpenAI ↔ HF chat shapes),
+`completion` (what a call returns), `cache` (replies on disk), `providers` (offline models as
+litellm custom providers), `aio` (sync calls on a background loop), `backend` (the lazy litellm
+import). Only this package imports litellm, and only when a model is really called.
+"""
+
+from t2t.core.settings import model_timeout_s
+from t2t.llm.aio import run_sync
+from t2t.llm.backend import preload
+from t2t.llm.cache import ModelCache, cache_key
+from t2t.llm.client import complete, complete_sync
+from t2t.llm.completion import Completion, Usage
+from t2t.llm.messages import RAW_ARGUMENTS_KEY, hf_messages, raw_arguments, to_openai_messages
+from t2t.llm.providers import (
+    ProviderHandler,
+    ProviderRequest,
+    register_model,
+    register_provider,
+    unregister_provider,
+)
+
+__all__ = [
+    "RAW_ARGUMENTS_KEY",
+    "Completion",
+    "ModelCache",
+    "ProviderHandler",
+    "ProviderRequest",
+    "Usage",
+    "cache_key",
+    "complete",
+    "complete_sync",
+    "hf_messages",
+    "model_timeout_s",
+    "preload",
+    "raw_arguments",
+    "register_model",
+    "register_provider",
+    "run_sync",
+    "to_openai_messages",
+    "unregister_provider",
+]

@@ -1,6 +1,6 @@
 """A local HF model as an agent: `model="hf-local/<folder or hub id>"` runs it with transformers.
 
-A litellm custom provider (`llm.client.register_provider`), so the runner, cache and accounting are
+A litellm custom provider (`t2t.llm.register_provider`), so the runner, cache and accounting are
 the ones every model goes through. Each turn renders the conversation and the tools through the
 model's own chat template, generates, and reads the reply back with the tokenizer's
 `parse_response` (its `response_template`, or the one TRL knows for the family: Qwen2.5/3,
@@ -26,20 +26,14 @@ from typing import Any
 
 from t2t.core.errors import ConfigError
 from t2t.core.schema import Message, ToolCall
-from t2t.llm.client import (
-    RAW_ARGUMENTS_KEY,
-    Completion,
-    ProviderRequest,
-    register_model,
-    register_provider,
-    to_openai_messages,
-)
+from t2t.llm.completion import Completion
 from t2t.llm.hf_models import load_causal_lm, load_tokenizer, require, with_response_parser
+from t2t.llm.messages import RAW_ARGUMENTS_KEY, hf_messages, to_openai_messages
+from t2t.llm.providers import ProviderRequest, register_model, register_provider
 
 __all__ = [
     "LOCAL_PROVIDER",
     "check_local_model",
-    "hf_messages",
     "is_local",
     "local_name",
     "model_fingerprint",
@@ -165,21 +159,6 @@ def _generate(request: ProviderRequest) -> Completion:
         completion_tokens=len(new_tokens),
         model=request.model,
     )
-
-
-def hf_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-shaped messages as HF chat templates take them (changed in place and returned).
-
-    Arguments become objects instead of JSON strings, and tool messages are named after their call.
-    """
-    names: dict[str, str] = {}
-    for message in messages:
-        for call in message.get("tool_calls") or []:
-            call["function"]["arguments"] = json.loads(call["function"]["arguments"])
-            names[call["id"]] = call["function"]["name"]
-        if message["role"] == "tool" and message.get("tool_call_id") in names:
-            message["name"] = names[message["tool_call_id"]]
-    return messages
 
 
 def _seed(request: ProviderRequest) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from t2t.core.errors import ModelCallError
 from t2t.core.schema import Message, Task, Trajectory, UserInstructions
-from t2t.llm.client import complete, run_sync
+from t2t.llm import complete, run_sync
 
 __all__ = [
     "JUDGE_CRITERIA",

@@ -17,7 +17,7 @@ from t2t.core.schema import (
     UserScenario,
     Variant,
 )
-from t2t.llm.client import register_provider, unregister_provider
+from t2t.llm import register_provider, unregister_provider
 from t2t.tasks.rewrite import (
     JUDGE_CRITERIA,
     judge_task,

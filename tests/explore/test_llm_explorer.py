@@ -22,7 +22,7 @@ from t2t.explore.llm_explorer import (
     explore_with_llm_async,
     sample_tools,
 )
-from t2t.llm.client import ProviderRequest, register_provider, unregister_provider
+from t2t.llm import ProviderRequest, register_provider, unregister_provider
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "llm_exploration_retail.json"
 DB_SEED, DB_SCALE = 0, "small"
