@@ -15,9 +15,11 @@ import pytest
 from pydantic import ValidationError
 
 import t2t
+from t2t.benchmark.batch import prepare
+from t2t.benchmark.config import RunConfig
+from t2t.benchmark.episode import run_episode
 from t2t.benchmark.passk import order_variants, variant_order
 from t2t.benchmark.probes import probe_names
-from t2t.benchmark.runner import RunConfig, _prepare, run_episode
 from t2t.core.environment import Environment
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, variant_kinds
@@ -118,7 +120,7 @@ def _polite_tasks(kind: Polite, world, n: int = 3) -> list[Task]:
 
 def _play(task: Task, env: Environment, agent: str) -> Episode:
     config = RunConfig(agent=agent, user="scripted")
-    _prepare([task], env, config)
+    prepare([task], env, config)
     episode, _ = asyncio.run(run_episode(task, env, config, 0))
     return episode
 
