@@ -4,7 +4,7 @@ The top level re-exports the public API; heavy libraries (litellm, plotly, torch
 are imported only by the functions that need them, so `import t2t` stays well under a second.
 """
 
-from t2t.core.environment import Domain, Environment, RecordChange, Rule, State, Tool, rule, tool
+from t2t.core.environment import Domain, Environment, RecordChange, State
 from t2t.core.errors import (
     ConfigError,
     DataError,
@@ -23,6 +23,7 @@ from t2t.core.replay import (
     verify_task,
 )
 from t2t.core.schema import Action, Episode, Message, Reward, Task, ToolCall, ToolResult, Trajectory
+from t2t.core.tools import Rule, Tool, rule, tool
 from t2t.domain.loader import builtin_domains, load_domain, read_db, register_domain
 
 __version__ = "0.1.0"

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from t2t import Domain, Environment, State, ToolCall, ToolCallError, tool
-from t2t.core.environment import canonical_json, make_tool
+from t2t.core.environment import canonical_json
+from t2t.core.tools import make_tool
 
 
 @tool(kind="write")
@@ -356,7 +357,7 @@ def test_a_tool_bug_rolls_back_and_raises():
 
 
 def test_rules_see_arguments_as_the_tool_does():
-    from t2t.core.environment import Rule
+    from t2t.core.tools import Rule
 
     def too_big(db, call):
         value = call.arguments.get("value")

@@ -24,9 +24,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from t2t.core.environment import Domain, make_rule, make_tool
+from t2t.core.environment import Domain
 from t2t.core.errors import ConfigError, DataError, DomainError, data_error
 from t2t.core.files import read_json
+from t2t.core.tools import make_rule, make_tool
 
 __all__ = [
     "builtin_domains",
@@ -132,6 +133,7 @@ def _load_folder(folder: Path) -> Domain:
         scales=dict(getattr(generator, "SCALES", {})),
         default_db=default_db,
         folder=str(folder),
+        user_table=getattr(tools_module, "USER_TABLE", None),
     )
     return domain
 

@@ -6,7 +6,8 @@ offers them like its own (the loader collects every `@tool` function the module 
 
 from __future__ import annotations
 
-from t2t.core.environment import State, tool
+from t2t.core.environment import State
+from t2t.core.tools import tool
 from t2t.domain.arithmetic import calculate_expression
 
 __all__ = ["calculate", "transfer_to_human_agents"]

@@ -12,10 +12,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from t2t.core.environment import Environment, Tool
+from t2t.core.environment import Environment
 from t2t.core.errors import DomainError
 from t2t.core.schema import ToolCall
-from t2t.domain.loader import domain_module
+from t2t.core.tools import Tool
 from t2t.explore.facts import FactBook, arg_matches, parse_output, singular
 from t2t.explore.values import arguments_schema, resolve_schema
 
@@ -90,20 +90,9 @@ def user_record(env: Environment, table: str, key: str) -> dict[str, Any]:
     return {f"{singular(table)}_id": key, **env.state[table][key]}
 
 
-def _declared_user_table(env: Environment) -> str | None:
-    """`USER_TABLE` from the domain's tools.py, if it names one."""
-    if env.domain.folder is None:
-        return None
-    try:
-        module = domain_module(env.domain, "tools")
-    except DomainError:
-        return None
-    return getattr(module, "USER_TABLE", None)
-
-
 def _user_table(env: Environment, module_hint: str | None) -> str:
     tables = env.state.tables()
-    module_hint = module_hint or _declared_user_table(env)
+    module_hint = module_hint or env.domain.user_table
     if module_hint:
         if module_hint not in tables:
             raise DomainError(f"USER_TABLE {module_hint!r} is not a table of the DB ({tables})")

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from t2t.core.environment import Domain, Tool
+from t2t.core.environment import Domain
 from t2t.core.schema import ToolCall
+from t2t.core.tools import Tool
 
 __all__ = ["ValuePool", "arguments_schema", "random_call", "resolve_schema"]
 
