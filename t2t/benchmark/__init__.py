@@ -1,1 +1,39 @@
 """Benchmark: agents talk to a simulated user and the tools in closed loop; runs, scores, pass^k."""
+
+from t2t.benchmark.agent import Agent, agent_system_prompt
+from t2t.benchmark.config import RunConfig, RunStats, load_run_config
+from t2t.benchmark.episode import TERMINATION_REASONS, run_episode
+from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, pass_k_matrix, summarize
+from t2t.benchmark.probes import PROBES, probe_names
+from t2t.benchmark.results import append_episodes, read_episodes
+from t2t.benchmark.runner import run_rollouts, run_rollouts_async
+from t2t.benchmark.scoring import COMPONENTS, evaluate_episode, score_episode
+from t2t.benchmark.users import LLMUser, ScriptedUser, User, make_user
+
+__all__ = [
+    "COMPONENTS",
+    "PROBES",
+    "TERMINATION_REASONS",
+    "Agent",
+    "LLMUser",
+    "RunConfig",
+    "RunStats",
+    "ScriptedUser",
+    "User",
+    "agent_system_prompt",
+    "append_episodes",
+    "evaluate_episode",
+    "format_table",
+    "load_run_config",
+    "make_user",
+    "pass_hat_k",
+    "pass_k_long",
+    "pass_k_matrix",
+    "probe_names",
+    "read_episodes",
+    "run_episode",
+    "run_rollouts",
+    "run_rollouts_async",
+    "score_episode",
+    "summarize",
+]

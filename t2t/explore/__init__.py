@@ -15,6 +15,7 @@ from t2t.explore.llm_explorer import (
     explore_with_llm_async,
     sample_tools,
 )
+from t2t.explore.values import ValuePool, random_call
 from t2t.explore.walk import Candidate, Walk, WriteStep, explore_offline
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Fact",
     "FactBook",
     "ToolGraph",
+    "ValuePool",
     "Walk",
     "WriteStep",
     "build_tool_graph",
@@ -29,6 +31,7 @@ __all__ = [
     "explore_with_llm",
     "explore_with_llm_async",
     "exploration_prompt",
+    "random_call",
     "sample_tools",
     "walk_from_trajectory",
 ]
