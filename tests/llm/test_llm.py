@@ -24,7 +24,7 @@ from t2t.llm import (
     unregister_provider,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOOLS = [
     {
         "type": "function",

@@ -19,7 +19,7 @@ from t2t.core.settings import (
     retry_wait_s,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "sk-test-1234567890abcdef"
 
 

@@ -18,7 +18,7 @@ from t2t import load_domain
 from t2t.domain.loader import domain_module
 from t2t.tasks.tau2 import reference_data_dir
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 TAU2_SIZES = {"flights": 300, "users": 500, "reservations": 2000}
 SMALL = {"n_flights": 30, "n_users": 40, "n_reservations": 120}
 

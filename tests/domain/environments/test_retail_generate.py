@@ -17,7 +17,7 @@ from t2t import load_domain
 from t2t.domain.loader import domain_module
 from t2t.tasks.tau2 import reference_data_dir
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 PAPER_SIZES = {"products": 190, "users": 490, "orders": 2000}
 SMALL = {"n_products": 5, "n_users": 7, "n_orders": 11}
 

@@ -21,7 +21,7 @@ from t2t.llm import (
     unregister_provider,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHAT = [Message(role="system", content="policy"), Message(role="user", content="cancel #W1")]
 SECRET = "sk-test-1234567890abcdef"
 
