@@ -20,6 +20,15 @@ from t2t.core.environment import Environment
 from t2t.core.schema import ToolCall, ToolResult, Trajectory
 from t2t.explore.facts import Fact, FactBook, arg_matches, parse_output
 from t2t.explore.graph import ToolGraph, user_record
+from t2t.explore.linking import (
+    LINKED_BIAS,
+    context_of,
+    first_seen,
+    is_linked,
+    pick_linked,
+    same_stem,
+    type_ok,
+)
 from t2t.explore.values import ValuePool, arguments_schema, resolve_schema
 
 __all__ = [
@@ -33,7 +42,6 @@ __all__ = [
 ]
 
 Origin = Literal["identity", "profile", "lookup", "free"]
-_LINKED_BIAS = 0.9
 _LIST_LENGTHS = ((1, 2, 3), (0.7, 0.25, 0.05))
 _WRITES_PER_WALK = ((1, 2, 3), (0.6, 0.3, 0.1))
 _QUOTED = re.compile(r"'([^']{2,40})'")
@@ -134,7 +142,7 @@ class Walk:
             facts = self.book.matching(arg)
             if not facts:
                 return False
-            fact = _pick(facts, linked, rng)
+            fact = pick_linked(facts, linked, rng)
             values[arg] = fact.value
             parents.add(fact.source)
         key = (name, tuple(sorted(map(str, values.values()))))
@@ -157,7 +165,7 @@ class Walk:
                 key = (name, (str(value),), len(self.steps))  # again after each write
                 if key not in self._detailed:
                     self._detailed.add(key)
-                    shown = _first_seen(self.book.matching(arg), [value])
+                    shown = first_seen(self.book.matching(arg), [value])
                     self.read(name, {required[0]: value}, frozenset(shown))
                 return
 
@@ -186,8 +194,8 @@ class Walk:
                     self.detail(arg, value)
                 for fact in self.book.matching(arg):
                     if fact.value in values:
-                        linked.update(_context(fact, self.book))
-                sources |= _first_seen(self.book.matching(arg), values)
+                        linked.update(context_of(fact, self.book))
+                sources |= first_seen(self.book.matching(arg), values)
                 continue
             if arg not in required and rng.random() < 0.7:
                 continue
@@ -200,7 +208,7 @@ class Walk:
                     return None
                 args[arg], origins[arg] = value, "lookup"
             elif kind == "array":
-                partner = next((p for p in per_element if _same_stem(p, arg)), None)
+                partner = next((p for p in per_element if same_stem(p, arg)), None)
                 if partner is not None:
                     chosen = self.pair_list(arg, sub.get("items", {}), per_element[partner], rng)
                 else:
@@ -216,7 +224,7 @@ class Walk:
                 origins[arg] = self._origin(chosen[0]) if names_record(arg) else "free"
                 for fact in chosen:
                     sources.add(fact.source)
-                    linked.update(_context(fact, self.book))
+                    linked.update(context_of(fact, self.book))
             else:
                 facts = self._facts_for(arg, sub, linked, rng)
                 free_ok = not arg.endswith("_id") and ("enum" in sub or rng.random() < 0.6)
@@ -225,15 +233,15 @@ class Walk:
                 if not facts or free_ok:
                     args[arg], origins[arg] = self._free_value(arg, sub, rng), "free"
                     continue
-                fact = _pick(facts, linked, rng)
+                fact = pick_linked(facts, linked, rng)
                 args[arg] = fact.value
                 origins[arg] = self._origin(fact) if names_record(arg) else "free"
-                sources |= _first_seen(facts, [fact.value])
+                sources |= first_seen(facts, [fact.value])
                 self.detail(arg, fact.value)
-                linked.update(_context(fact, self.book))
+                linked.update(context_of(fact, self.book))
                 for record_fact in self.book.matching(arg):
                     if record_fact.value == fact.value and record_fact.record:
-                        linked.update(_context(record_fact, self.book))
+                        linked.update(context_of(record_fact, self.book))
         call = ToolCall(name=name, arguments=args)
         return Candidate(call, self.closure(sources), origins)
 
@@ -245,7 +253,7 @@ class Walk:
         if schema.get("type") == "string" and len(quoted) >= 2 and rng.random() < 0.9:
             return rng.choice(quoted)
         same_field = self.pool.values.get(arg) or self.pool.values.get(arg.removeprefix("new_"))
-        if same_field and "enum" not in schema and _type_ok(same_field[0], schema.get("type")):
+        if same_field and "enum" not in schema and type_ok(same_field[0], schema.get("type")):
             return rng.choice(same_field)  # never another field's value (an id as a bank name)
         return self.pool.pick(arg, schema, rng)
 
@@ -256,16 +264,16 @@ class Walk:
         self, arg: str, schema: dict[str, Any], linked: set[Any], rng: random.Random
     ) -> list[Fact]:
         kind = schema.get("type")
-        facts = [f for f in self.book.matching(arg) if _type_ok(f.value, kind)]
-        unlinked = bool(linked) and not any(_is_linked(f, linked, self.book) for f in facts)
+        facts = [f for f in self.book.matching(arg) if type_ok(f.value, kind)]
+        unlinked = bool(linked) and not any(is_linked(f, linked, self.book) for f in facts)
         if arg.endswith(("_id", "_ids")) and (not facts or unlinked):
             if self.expand(arg, linked, rng):
-                facts = [f for f in self.book.matching(arg) if _type_ok(f.value, kind)]
+                facts = [f for f in self.book.matching(arg) if type_ok(f.value, kind)]
         return facts
 
     def _pick_list(self, facts: list[Fact], linked: set[Any], rng: random.Random) -> list[Fact]:
-        linked_facts = [f for f in facts if _is_linked(f, linked, self.book)]
-        pool = linked_facts if linked_facts and rng.random() < _LINKED_BIAS else facts
+        linked_facts = [f for f in facts if is_linked(f, linked, self.book)]
+        pool = linked_facts if linked_facts and rng.random() < LINKED_BIAS else facts
         distinct = list({f.value: f for f in pool}.values())
         k = min(rng.choices(*_LIST_LENGTHS)[0], len(distinct))
         return rng.sample(distinct, k)
@@ -277,12 +285,12 @@ class Walk:
         chosen = []
         for old in partners:
             near_old = set(old.near) or {old.value}
-            facts = [f for f in self.book.matching(arg) if _type_ok(f.value, schema.get("type"))]
-            near = [f for f in facts if f.value != old.value and _is_linked(f, near_old, self.book)]
+            facts = [f for f in self.book.matching(arg) if type_ok(f.value, schema.get("type"))]
+            near = [f for f in facts if f.value != old.value and is_linked(f, near_old, self.book)]
             if not near and self.expand(arg, near_old, rng):
                 facts = self.book.matching(arg)
                 near = [
-                    f for f in facts if f.value != old.value and _is_linked(f, near_old, self.book)
+                    f for f in facts if f.value != old.value and is_linked(f, near_old, self.book)
                 ]
             pool = near or [f for f in facts if f.value != old.value]
             if not pool:
@@ -310,7 +318,7 @@ class Walk:
         if not lists:
             return None
         near = [x for x in lists if self.book.source_args.get(x[0], set()) & linked]
-        source, items = rng.choice(near if near and rng.random() < _LINKED_BIAS else lists)
+        source, items = rng.choice(near if near and rng.random() < LINKED_BIAS else lists)
         value = [{k: item[k] for k in props if k in item} for item in items]
         sources.add(source)
         if rng.random() < 0.5:  # swap one element for another record of the same shape
@@ -414,55 +422,9 @@ class Walk:
         )
 
 
-def _first_seen(facts: list[Fact], values: list[Any]) -> set[int]:
-    """The reads that showed each value first, and the one that read its own record last: the
-    supporting reads a gold call needs (not every transaction that mentions an account).
-    """
-    found: set[int] = set()
-    for value in values:
-        showing = [f for f in facts if f.value == value]
-        if showing:
-            found.add(min(f.source for f in showing))
-            own = [f.source for f in showing if f.own]
-            if own:
-                found.add(max(own))
-    return found
-
-
 def names_record(arg: str) -> bool:
     """Ids are only ever taken from what was read, never made up."""
     return arg.endswith(("_id", "_ids"))
-
-
-def _type_ok(value: Any, kind: str | None) -> bool:
-    if kind == "string":
-        return isinstance(value, str)
-    if kind in ("integer", "number"):
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return True
-
-
-def _same_stem(a: str, b: str) -> bool:
-    return a != b and (arg_matches(a, b.removeprefix("new_")) or arg_matches(b, a))
-
-
-def _context(fact: Fact, book: FactBook) -> frozenset[Any] | set[Any]:
-    return fact.near | book.source_args.get(fact.source, set()) | {fact.value}
-
-
-def _is_linked(fact: Fact, linked: set[Any], book: FactBook) -> bool:
-    if not linked:
-        return False
-    return not fact.near.isdisjoint(linked) or not linked.isdisjoint(
-        book.source_args.get(fact.source, ())
-    )
-
-
-def _pick(facts: list[Fact], linked: set[Any], rng: random.Random) -> Fact:
-    near = [f for f in facts if f.value in linked]
-    if not near:
-        near = [f for f in facts if not f.near.isdisjoint(linked)]
-    return rng.choice(near if near and rng.random() < _LINKED_BIAS else facts)
 
 
 def new_walk(
