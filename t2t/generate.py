@@ -26,7 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
-from t2t.core.environment import Environment, canonical_json
+from t2t.core.environment import Domain, Environment, canonical_json
 from t2t.core.errors import ConfigError
 from t2t.core.files import read_json, write_json, write_jsonl
 from t2t.core.processes import exit_with_parent
@@ -137,10 +137,11 @@ def _context(config: GenerateConfig) -> tuple[Environment, ToolGraph, ValuePool]
     return _STATE["env"], _STATE["graph"], _STATE["pool"]
 
 
-def _make_db(domain, config: GenerateConfig) -> dict[str, Any]:
+def _make_db(domain: Domain, config: GenerateConfig) -> dict[str, Any]:
     if domain.generate_db is None:
         if config.db_seed or config.scale:
             raise ConfigError(f"domain {domain.name} has no generator: --db-seed/--scale unusable")
+        assert domain.default_db is not None, "a domain without a generator has a default DB"
         return domain.default_db()
     return domain.generate_db(seed=config.db_seed, **scale_sizes(domain, config.scale))
 
@@ -206,11 +207,14 @@ def _polish(config: GenerateConfig, task: Task, walk: Walk, prefix: str) -> Task
     return task
 
 
-def _explore_with_model(config, env, graph, pool, seed: int) -> Walk | None:
+def _explore_with_model(
+    config: GenerateConfig, env: Environment, graph: ToolGraph, pool: ValuePool, seed: int
+) -> Walk | None:
     """The paper's LLM explorer for the user an offline walk with this seed would start from."""
     from t2t.explore.llm_explorer import explore_with_llm
     from t2t.explore.scripted_llm import PROBE_EXPLORER, register_probe_explorer
 
+    assert config.model is not None, "the llm explorer has a model (checked by GenerateConfig)"
     if config.model.startswith(f"{PROBE_EXPLORER}/"):
         register_probe_explorer(env, graph, pool)
     guide = explore_offline(env, graph, pool, seed=seed)
@@ -346,7 +350,7 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
             start += size
     pool = ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent)
     try:
-        pending: dict[int, Future | None] = {}
+        pending: dict[int, Future[list[dict[str, Any]]] | None] = {}
         next_start = 0
         start = 0
         while True:
@@ -393,8 +397,10 @@ def _generate(
     report = YieldReport(config_hash=config.config_hash(), db_sha256=db_sha256(env.to_dict()))
     kept: dict[str, list[dict[str, Any]]] = {kind: [] for kind in config.variants}
     seen: set[str] = set()
-    built, verified, duplicates = Counter(), Counter(), Counter()
-    dropped: dict[str, Counter] = {kind: Counter() for kind in config.variants}
+    built: Counter[str] = Counter()
+    verified: Counter[str] = Counter()
+    duplicates: Counter[str] = Counter()
+    dropped: dict[str, Counter[str]] = {kind: Counter() for kind in config.variants}
     limit = config.n * _MAX_WALKS_PER_TASK
     bar = tqdm(total=config.n, desc=f"generate {config.domain}", unit="task", disable=not progress)
     with bar:
@@ -434,7 +440,13 @@ def _reason_class(reason: str) -> str:
     return reason.split(" (")[0].split(": call ")[0][:120]
 
 
-def _write_outputs(out: Path, config, env: Environment, kept, report: YieldReport) -> None:
+def _write_outputs(
+    out: Path,
+    config: GenerateConfig,
+    env: Environment,
+    kept: dict[str, list[dict[str, Any]]],
+    report: YieldReport,
+) -> None:
     tasks = [task for kind in config.variants for task in kept[kind]]
     tasks.sort(key=lambda t: t["id"])
     write_jsonl(out / "tasks.jsonl", tasks)

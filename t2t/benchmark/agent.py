@@ -38,7 +38,9 @@ class Agent:
         self._system = Message(role="system", content=agent_system_prompt(domain))
         self._tools = domain.tool_schemas()
 
-    async def act(self, task: Task, messages: list[Message], *, trial: int, **extra: Any):
+    async def act(
+        self, task: Task, messages: list[Message], *, trial: int, **extra: Any
+    ) -> Completion:
         """The agent's next turn; tool calls are read from the reply's `tool_calls` only."""
         metadata = {"t2t_task_id": task.id, "t2t_trial": trial}
         completion: Completion = await complete(

@@ -93,7 +93,9 @@ def prepare(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None:
         register_tasks(list(tasks), env.domain, env.to_dict() if "random" in config.agent else None)
 
 
-async def run_pending(todo, env, config: RunConfig, out: Path, *, progress: bool) -> RunStats:
+async def run_pending(
+    todo: list[tuple[Task, int]], env: Environment, config: RunConfig, out: Path, *, progress: bool
+) -> RunStats:
     started = time.perf_counter()
     semaphores = {config.agent: asyncio.Semaphore(config.concurrency)}
     if config.user != "scripted":
@@ -101,7 +103,7 @@ async def run_pending(todo, env, config: RunConfig, out: Path, *, progress: bool
         semaphores.setdefault(config.user, asyncio.Semaphore(limit))
     cache = _open_cache(config)
     agent = Agent(config.agent, env.domain, **config.agent_params)
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
     for item in todo:
         queue.put_nowait(item)
     bar = _bar(len(todo), progress)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from t2t.benchmark.agent import GREETING, Agent
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.probes import is_probe
 from t2t.benchmark.scoring import TRANSFER_TOOL, evaluate_episode
-from t2t.benchmark.users import OUT_OF_SCOPE, STOP, TRANSFER, make_user
+from t2t.benchmark.users import OUT_OF_SCOPE, STOP, TRANSFER, User, make_user
 from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
 from t2t.core.errors import ModelCallError
 from t2t.core.replay import initial_environment
@@ -37,6 +38,8 @@ TERMINATION_REASONS = (
     "infra_error",
 )
 _MAX_TOOL_ERRORS = 10  # in a row: the agent is stuck in a loop
+
+_T = TypeVar("_T")
 
 
 def task_hash(task: Task, env: Environment) -> str:
@@ -107,7 +110,18 @@ async def run_episode(
     return episode, tally.spent_usd
 
 
-async def _converse(task, state, config, trial, agent, user, messages, tally, semaphores, cache):
+async def _converse(
+    task: Task,
+    state: Environment,
+    config: RunConfig,
+    trial: int,
+    agent: Agent,
+    user: User,
+    messages: list[Message],
+    tally: _Tally,
+    semaphores: dict[str, asyncio.Semaphore],
+    cache: Any,
+) -> tuple[str, str | None]:
     """Alternate user and agent turns until one side ends; returns (reason, error)."""
     extra = {"cache": cache}
     try:
@@ -152,7 +166,9 @@ async def _converse(task, state, config, trial, agent, user, messages, tally, se
         return "infra_error", str(exc)
 
 
-async def _limited(semaphores: dict[str, asyncio.Semaphore], model: str, coroutine):
+async def _limited(
+    semaphores: dict[str, asyncio.Semaphore], model: str, coroutine: Awaitable[_T]
+) -> _T:
     semaphore = semaphores.get(model)
     if semaphore is None:
         return await coroutine

@@ -183,4 +183,5 @@ def format_table(df: pd.DataFrame) -> str:
     """A compact text rendering of `summarize`'s table for the terminal."""
     if df.empty:
         return "(no episodes)"
-    return df.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="-")
+    text: str = df.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="-")
+    return text

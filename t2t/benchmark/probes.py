@@ -135,7 +135,9 @@ async def _answer(request: ProviderRequest) -> Message:
 # ------------------------------------------------------------------------------------- playing
 
 
-def next_probe_turn(name: str, context: _Context, messages: list[Message], *, trial: int = 0):
+def next_probe_turn(
+    name: str, context: _Context, messages: list[Message], *, trial: int = 0
+) -> Message:
     """The probe's next assistant message given the conversation so far."""
     if name == "random":
         return _random_turn(context, messages, trial)

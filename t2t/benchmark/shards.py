@@ -251,7 +251,8 @@ def _run_on_ray(
         keys = [(where[todo[i][0].id], todo[i][1]) for i, _ in shard.keys]
         pending.append(remote.remote(*refs, _Shard(keys, shard.concurrency)))
     try:
-        return ray.get(pending)
+        stats: list[RunStats] = ray.get(pending)
+        return stats
     except BaseException:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from t2t.core.environment import Environment
+from t2t.core.environment import Domain, Environment
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Message, Task, ToolCall
 from t2t.explore.walk import Walk
@@ -166,7 +166,7 @@ class Ambiguous(KindHooks):
 
     # ------------------------------------------------------------------- hooks of later stages
 
-    def user_script(self, task: Task, domain) -> UserScript:
+    def user_script(self, task: Task, domain: Domain) -> UserScript:
         return _Reveal(self.details(task).withheld)
 
     def probe_plan(
@@ -234,7 +234,9 @@ def _slot(details: AmbiguousDetails) -> Slot:
     return Slot(details.slot.arg, details.slot.element, details.strategy)
 
 
-def _guessed(gold: list[ToolCall], details: AmbiguousDetails, writes: frozenset[str]):
+def _guessed(
+    gold: list[ToolCall], details: AmbiguousDetails, writes: frozenset[str]
+) -> list[ToolCall]:
     """Gold with the ambiguous slot of its last write filled by another candidate."""
     wrong = [c for c in details.candidates if c != details.gold_value]
     indices = [i for i, call in enumerate(gold) if call.name in writes]

@@ -15,7 +15,7 @@ from typing import Any
 from t2t.core.environment import Domain, Environment
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, ToolCall
-from t2t.explore.walk import Candidate, Walk
+from t2t.explore.walk import Candidate, Walk, WriteStep
 from t2t.intents.checks import actions_of, call_key, clean_replay
 from t2t.intents.kind import Details, FailureType, KindHooks, UserScript
 from t2t.intents.slots import (
@@ -70,7 +70,9 @@ class Changing(KindHooks):
             return self._task(walk, base, strategy, prefix, goal_a, goal_b)
         raise Rejected("no second goal is feasible and different")
 
-    def _goal_a_and_b(self, walk: Walk, strategy: str, rng: random.Random):
+    def _goal_a_and_b(
+        self, walk: Walk, strategy: str, rng: random.Random
+    ) -> tuple[list[tuple[float, Candidate]], list[tuple[float, Candidate]]] | None:
         step = walk.steps[-1]
         here = (float(step.index), step.candidate)
         with at_step(walk, step) as before:
@@ -97,7 +99,7 @@ class Changing(KindHooks):
         return None
 
     @staticmethod
-    def _differs(walk: Walk, candidate: Candidate, before, step) -> bool:
+    def _differs(walk: Walk, candidate: Candidate, before: Environment, step: WriteStep) -> bool:
         """Goal A is feasible, ends elsewhere than B and does not undo the walk's earlier writes."""
         after = walk.outcome(candidate.call, before)
         if after is None:
@@ -105,7 +107,15 @@ class Changing(KindHooks):
         start = walk.steps[0].before.state_hash()
         return after.state_hash() not in (step.after.state_hash(), start)
 
-    def _task(self, walk, base: Task, strategy: str, prefix, goal_a, goal_b) -> Task:
+    def _task(
+        self,
+        walk: Walk,
+        base: Task,
+        strategy: str,
+        prefix: list[tuple[float, Candidate]],
+        goal_a: list[tuple[float, Candidate]],
+        goal_b: list[tuple[float, Candidate]],
+    ) -> Task:
         last = len(walk.steps) - 1  # replaced writes run where the last one did; added ones after
         text_a = [request_text(walk, c, version=last) for _, c in goal_a]
         text_b = [

@@ -38,7 +38,7 @@ def gold_actions(task: Task) -> list[Action]:
     return list(criteria.actions or []) if criteria else []
 
 
-def actions_of(rows: list[dict]) -> list[ToolCall]:
+def actions_of(rows: list[dict[str, Any]]) -> list[ToolCall]:
     return [ToolCall(name=row["name"], arguments=row.get("arguments", {})) for row in rows]
 
 
@@ -62,7 +62,8 @@ def coerced_arguments(env: Environment, name: str, arguments: dict[str, Any]) ->
             arguments = spec.arguments.model_validate(arguments).model_dump(mode="json")
         except ValidationError:
             pass
-    return normalize(arguments)
+    normalized: dict[str, Any] = normalize(arguments)
+    return normalized
 
 
 def call_key(env: Environment, call: ToolCall) -> tuple[str, str]:

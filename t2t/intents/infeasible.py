@@ -12,12 +12,13 @@ attempt the call (`forbidden_ok`), must make the showing read (`required_ok`) an
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from t2t.core.environment import Domain, Environment, canonical_json, normalize
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, ToolCall
-from t2t.explore.walk import Candidate, Walk
+from t2t.explore.walk import Candidate, Walk, WriteStep
 from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
 from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext, UserScript
 from t2t.intents.slots import (
@@ -77,7 +78,9 @@ class Infeasible(KindHooks):
             return self._task(walk, base, *fallback)
         raise Rejected("no change of the request breaks a policy rule")
 
-    def _changed(self, walk: Walk, step, strategy: str, rng: random.Random):
+    def _changed(
+        self, walk: Walk, step: WriteStep, strategy: str, rng: random.Random
+    ) -> Iterator[Candidate]:
         if strategy == "forbidden-action":
             yield from same_record_calls(walk, step, rng, tries=4)
             return
@@ -87,11 +90,18 @@ class Infeasible(KindHooks):
                 yield candidate
         if strategy == "forbidden-value":  # free values too: a reason, an amount, a limit
             for _ in range(8):
-                candidate = walk.fill(step.candidate.call.name, rng, fixed=_ids(step.candidate))
-                if candidate is not None:
-                    yield candidate
+                filled = walk.fill(step.candidate.call.name, rng, fixed=_ids(step.candidate))
+                if filled is not None:
+                    yield filled
 
-    def _task(self, walk: Walk, base: Task, strategy: str, forbidden: Candidate, broken) -> Task:
+    def _task(
+        self,
+        walk: Walk,
+        base: Task,
+        strategy: str,
+        forbidden: Candidate,
+        broken: tuple[str, str],
+    ) -> Task:
         rule, reason = broken
         step = walk.steps[-1]
         prefix = walk.base_writes()[:-1]
@@ -259,5 +269,5 @@ def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int 
     return max(sources) if sources else None
 
 
-def _ids(candidate: Candidate) -> dict:
+def _ids(candidate: Candidate) -> dict[str, Any]:
     return {k: v for k, v in candidate.call.arguments.items() if k.endswith(("_id", "_ids"))}

@@ -95,13 +95,28 @@ class UserScript:
 
 @runtime_checkable
 class IntentKind(Protocol):
-    name: str
-    probe: str | None  # the flawed probe this kind defeats
-    strategies: dict[str, float]
-    details_model: type[Details]
-    identity_keys: tuple[str, ...]  # details that tell two tasks apart beyond their gold
-    feasible: bool  # False: handing the user to a human is a valid answer
-    failure_types: dict[str, FailureType]
+    # read-only members: a kind sets them as class attributes, each with its own narrower type
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def probe(self) -> str | None: ...  # the flawed probe this kind defeats
+
+    @property
+    def strategies(self) -> dict[str, float]: ...
+
+    @property
+    def details_model(self) -> type[Details]: ...
+
+    # details that tell two tasks apart beyond their gold
+    @property
+    def identity_keys(self) -> tuple[str, ...]: ...
+
+    @property
+    def feasible(self) -> bool: ...  # False: handing the user to a human is a valid answer
+
+    @property
+    def failure_types(self) -> dict[str, FailureType]: ...
 
     def build(self, walk: Walk, base: Task, rng: random.Random) -> Task: ...
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from t2t.core.environment import Environment
-from t2t.core.schema import Action, Task, ToolCall, Variant
+from t2t.core.schema import Action, Task, ToolCall, UserInstructions, Variant
 from t2t.explore.walk import Candidate, Walk, WriteStep
 from t2t.tasks.convert import actions_from
 
@@ -114,11 +114,11 @@ def substitutes(
     values = list(dict.fromkeys(f.value for f in facts))
     values = [v for v in values if v not in taken and type(v) is type(current)]
     rng.shuffle(values)
-    found = []
+    found: list[tuple[Any, Candidate]] = []
     for value in values[:limit]:
         walk.detail(slot.arg, value)
-        call = replace_in_call(candidate.call, slot, value)
-        call = _repair_partner(walk, call, slot, value, rng)
+        replaced = replace_in_call(candidate.call, slot, value)
+        call = _repair_partner(walk, replaced, slot, value, rng)
         if call is None:
             continue
         sources = {f.source for f in walk.book.matching(slot.arg) if f.value == value}
@@ -128,7 +128,9 @@ def substitutes(
     return found
 
 
-def _repair_partner(walk: Walk, call: ToolCall, slot: Slot, value: Any, rng) -> ToolCall | None:
+def _repair_partner(
+    walk: Walk, call: ToolCall, slot: Slot, value: Any, rng: random.Random
+) -> ToolCall | None:
     if slot.element is None or slot.strategy != "item":
         return call
     for arg, other in call.arguments.items():
@@ -169,8 +171,8 @@ def gold_of(walk: Walk, writes: list[tuple[float, Candidate]]) -> list[Action]:
 
 def last_write_index(task: Task, env: Environment) -> int:
     """Index of the last write among a task's gold actions."""
-    actions = task.evaluation_criteria.actions if task.evaluation_criteria else None
-    for index in range(len(actions or []) - 1, -1, -1):
+    actions = (task.evaluation_criteria.actions if task.evaluation_criteria else None) or []
+    for index in range(len(actions) - 1, -1, -1):
         if env.domain.is_write(actions[index].name):
             return index
     raise Rejected("the task has no gold write")
@@ -198,12 +200,14 @@ def derive_task(
     if not ask and task.evaluation_criteria:
         task.evaluation_criteria.communicate_info = []
         task.evaluation_criteria.reward_basis = ["DB"]
+    assert isinstance(user, UserInstructions), "a variant needs structured user instructions"
     user.reason_for_call = "You want to " + "; then ".join([*earlier, *requests]) + "."
     if ask:
         user.reason_for_call += f" Also ask the agent for {ask}."
     user.task_instructions += " " + instructions
     task.id = base.id.removesuffix("-base") + f"-{kind}"
     if actions is not None:
+        assert task.evaluation_criteria is not None, "new gold actions need evaluation criteria"
         task.evaluation_criteria.actions = actions
     merged = {**base.variant.details, "ask": ask, **details}
     task.variant = Variant(kind=kind, parent_id=base.id, details=merged)

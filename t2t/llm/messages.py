@@ -68,7 +68,8 @@ def raw_arguments(call: ToolCall) -> str | None:
     if set(call.arguments) == {RAW_ARGUMENTS_KEY} and isinstance(
         call.arguments[RAW_ARGUMENTS_KEY], str
     ):
-        return call.arguments[RAW_ARGUMENTS_KEY]
+        raw: str = call.arguments[RAW_ARGUMENTS_KEY]
+        return raw
     return None
 
 

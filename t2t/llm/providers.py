@@ -102,8 +102,8 @@ def _custom_llm(handler: ProviderHandler) -> Any:
     """Wrap a t2t handler as a litellm `CustomLLM` (the class exists only once litellm loads)."""
     litellm = load_litellm()
 
-    class _Handler(litellm.CustomLLM):
-        def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+    class _Handler(litellm.CustomLLM):  # type: ignore[misc,name-defined]  # litellm is untyped
+        def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
             try:
                 reply = handler(_request(model, messages, kwargs))
                 if inspect.isawaitable(reply):
@@ -113,7 +113,9 @@ def _custom_llm(handler: ProviderHandler) -> Any:
                 mark_handler_error(exc)
                 raise
 
-        async def acompletion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> Any:
+        async def acompletion(
+            self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+        ) -> Any:
             try:
                 reply = handler(_request(model, messages, kwargs))
                 if inspect.isawaitable(reply):
@@ -139,7 +141,7 @@ async def _awaited(value: Awaitable[_T]) -> _T:
     return await value
 
 
-def _request(model: str, messages: list, kwargs: dict[str, Any]) -> ProviderRequest:
+def _request(model: str, messages: list[Any], kwargs: dict[str, Any]) -> ProviderRequest:
     params = dict(kwargs.get("optional_params") or {})
     params.pop("max_retries", None)  # litellm's transport setting, not the model's business
     tools = params.pop("tools", None) or []
