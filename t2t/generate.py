@@ -141,7 +141,8 @@ def _make_db(domain: Domain, config: GenerateConfig) -> dict[str, Any]:
     if domain.generate_db is None:
         if config.db_seed or config.scale:
             raise ConfigError(f"domain {domain.name} has no generator: --db-seed/--scale unusable")
-        assert domain.default_db is not None, "a domain without a generator has a default DB"
+        if domain.default_db is None:
+            raise ConfigError(f"domain {domain.name} has neither a generator nor a default DB")
         return domain.default_db()
     return domain.generate_db(seed=config.db_seed, **scale_sizes(domain, config.scale))
 

@@ -219,3 +219,17 @@ def test_walk_seeds_are_stable_and_distinct():
     seeds = [walk_seed(0, i) for i in range(1000)]
     assert len(set(seeds)) == 1000 and all(0 <= s < 2**63 for s in seeds)
     assert walk_seed(0, 5) == walk_seed(0, 5) != walk_seed(1, 5)
+
+
+def test_a_domain_with_no_database_at_all_is_a_config_error(tmp_path):
+    """A domain registered in code with neither a generator nor a default DB: one clear error."""
+    from t2t.core.environment import Domain
+    from t2t.core.errors import ConfigError
+    from t2t.domain.loader import load_domain, register_domain
+    from t2t.generate import GenerateConfig, generate_tasks
+
+    retail = load_domain("retail")
+    bare = Domain(name="bare_no_db", tools=retail.tools, policy=retail.policy)
+    register_domain(bare)
+    with pytest.raises(ConfigError, match="neither a generator nor a default DB"):
+        generate_tasks(GenerateConfig(domain="bare_no_db", n=4), tmp_path / "out", progress=False)

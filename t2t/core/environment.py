@@ -168,7 +168,7 @@ class _TableView(Mapping[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         if key in self._overlay:
-            return self._overlay[key] is not _MISSING  # type: ignore[index]
+            return self._overlay[key] is not _MISSING
         return key in self._base
 
     def __iter__(self) -> Iterator[str]:

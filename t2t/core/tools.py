@@ -89,13 +89,14 @@ def make_tool(func: Callable[..., Any]) -> Tool:
         annotation = p.annotation if p.annotation is not inspect.Parameter.empty else Any
         default = ... if p.default is inspect.Parameter.empty else p.default
         fields[p.name] = (annotation, Field(default, description=arg_docs.get(p.name)))
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"{func.__name__}_arguments", __config__=ConfigDict(extra="forbid"), **fields
     )
     description = "\n\n".join(
         part for part in (doc.short_description, doc.long_description) if part
     )
-    return Tool(func.__name__, func.__t2t_tool__, func, description, model)
+    marked: Any = func  # carries the kind `@tool` set
+    return Tool(func.__name__, marked.__t2t_tool__, func, description, model)
 
 
 @dataclass(frozen=True)
@@ -120,4 +121,5 @@ def rule(*tools: str) -> Callable[[Callable[..., str | None]], Callable[..., str
 
 def make_rule(func: Callable[..., str | None]) -> Rule:
     doc = (inspect.getdoc(func) or "").split("\n\n")[0].strip()
-    return Rule(func.__name__, func.__t2t_rule__, func, doc)
+    marked: Any = func  # carries the tools `@rule` named
+    return Rule(func.__name__, marked.__t2t_rule__, func, doc)

@@ -143,7 +143,8 @@ def domain_module(domain: Domain, name: str) -> types.ModuleType:
     if domain.folder is None:
         raise DomainError(f"domain {domain.name!r} was not loaded from a folder")
     folder = Path(domain.folder)
-    return _import(_package_for(folder), folder, name)
+    module: types.ModuleType = _import(_package_for(folder), folder, name)
+    return module
 
 
 def _package_for(folder: Path) -> str:
@@ -178,7 +179,7 @@ def _validator(model: type[BaseModel]) -> Any:
 
 def read_db(domain: Domain, path: str | Path) -> dict[str, Any]:
     """Load a `db.json` for `domain` unchanged, validating it against the domain's data model."""
-    db = read_json(path, what="database")
+    db: dict[str, Any] = read_json(path, what="database")
     check_db_shape(domain, db, source=str(path))
     return db
 

@@ -177,7 +177,9 @@ def _donors(env: Environment, keys: list[str], *, limit: int = 64) -> list[dict[
     return found
 
 
-def _probe_reads(env: Environment, graph: ToolGraph, reads, table: str, key: str, rng) -> None:
+def _probe_reads(
+    env: Environment, graph: ToolGraph, reads: list[Tool], table: str, key: str, rng: random.Random
+) -> None:
     """Call every read reachable from one user's record (BFS, a few values per argument)."""
     book = FactBook()
     book.add_output(user_record(env, table, key), source=-1)
