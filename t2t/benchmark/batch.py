@@ -56,7 +56,7 @@ def pending_keys(
 def run_keys(
     tasks: Sequence[Task], env: Environment, config: RunConfig
 ) -> Iterator[tuple[Task, int, EpisodeKey]]:
-    """Each (task, trial) of a run with the key its episode carries (`episode_log.episode_key`)."""
+    """Each (task, trial) of a run with the key its episode carries (`results.episode_key`)."""
     digest = config.config_hash()
     for task in tasks:
         content = task_hash(task, env)
