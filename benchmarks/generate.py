@@ -400,7 +400,7 @@ async def _pipeline(setup: dict[str, Any], script: dict[str, Any], kinds: tuple[
 
 
 def _run_llm(setup, kinds, latency: float, concurrency: int) -> dict[str, Any]:
-    from t2t.llm.client import register_provider, unregister_provider
+    from t2t.llm import register_provider, unregister_provider
 
     scripts = {s["key"]: s["turns"] for s in setup["scripts"]}
     writes = {name for name, tool in setup["env"].domain.tools.items() if tool.mutates}
@@ -444,9 +444,9 @@ def _tokens(log: list[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
     The cacheable prefix of an explorer turn is the previous turn's prompt (the chat only grows);
     rewrite/judge share only their system prompt, counted as not cached.
     """
-    from t2t.llm.client import _litellm, to_openai_messages
+    from t2t.llm import load_litellm, to_openai_messages
 
-    counter = _litellm().token_counter
+    counter = load_litellm().token_counter
     rows, previous = [], {}
     for entry in log:
         messages = to_openai_messages(entry["messages"])
@@ -467,7 +467,7 @@ def _tokens(log: list[dict[str, Any]]) -> list[tuple[str, int, int, int]]:
 def _plumbing_ms(log: list[dict[str, Any]]) -> float:
     """Milliseconds per model call spent in t2t.llm.client + litellm alone (no env, no convert): the
     logged calls re-sent, one after another, to a provider that answers instantly."""
-    from t2t.llm.client import complete, register_provider, unregister_provider
+    from t2t.llm import complete, register_provider, unregister_provider
 
     replies = iter([entry["reply"] for entry in log])
     register_provider("instant", lambda request: next(replies))
@@ -485,11 +485,9 @@ def _plumbing_ms(log: list[dict[str, Any]]) -> float:
 
 
 def _prices() -> dict[str, dict[str, float]]:
-    from t2t.llm.client import (
-        _litellm,  # sets LITELLM_LOCAL_MODEL_COST_MAP=True before importing it
-    )
+    from t2t.llm import load_litellm  # sets LITELLM_LOCAL_MODEL_COST_MAP=True before importing
 
-    costs = _litellm().model_cost
+    costs = load_litellm().model_cost
     return {
         name: {
             "input_per_mtok": costs[name]["input_cost_per_token"] * 1e6,

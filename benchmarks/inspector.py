@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from t2t.benchmark import RunConfig, run_rollouts
 from t2t.benchmark.results import read_episodes
-from t2t.benchmark.runner import RunConfig, run_rollouts
 from t2t.failures.inspector import TrajectoryInspector
 from t2t.failures.taxonomy import episode_frame
 from t2t.workbench import per_kind, task_set

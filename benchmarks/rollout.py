@@ -267,7 +267,7 @@ async def raw_loop(
 
 
 def measure_raw(setup: dict[str, Any], latency_s: float, concurrency: int, window_s: float):
-    from t2t.llm.client import run_sync
+    from t2t.llm import run_sync
 
     clock: CallClock = setup["clock"]
 
@@ -296,9 +296,9 @@ def calls_of(episode: Any) -> int:
 def measure_rollout(
     setup: dict[str, Any], latency_s: float, concurrency: int, warmup_s: float, window_s: float
 ) -> dict[str, Any]:
+    from t2t.benchmark import RunConfig, run_rollouts_async
     from t2t.benchmark.results import read_episodes
-    from t2t.benchmark.runner import RunConfig, run_rollouts_async
-    from t2t.llm.client import run_sync
+    from t2t.llm import run_sync
 
     clock: CallClock = setup["clock"]
     tasks, env = setup["tasks"], setup["env"]
@@ -441,8 +441,8 @@ def measure_sharded(
     setup: dict[str, Any], workers: int, backend: str, episodes: int
 ) -> dict[str, Any]:
     """The same episodes end to end, in 1 process or sharded (warm workers); steady calls/s."""
+    from t2t.benchmark import RunConfig, run_rollouts
     from t2t.benchmark.results import read_episodes
-    from t2t.benchmark.runner import RunConfig, run_rollouts
 
     latency_s, concurrency = SHARD_SETTING
     tasks, env, clock = setup["tasks"], setup["env"], setup["clock"]
@@ -504,7 +504,7 @@ def measure_sharded(
 
 def profile_hotspots(setup: dict[str, Any], top: int = 25) -> dict[str, Any]:
     """cProfile of an in-thread asyncio.run of run_rollouts_async, near-zero model latency."""
-    from t2t.benchmark.runner import RunConfig, run_rollouts_async
+    from t2t.benchmark import RunConfig, run_rollouts_async
 
     tasks, env = setup["tasks"][:60], setup["env"]
     config = RunConfig(agent=MODEL, user="scripted", concurrency=32)
@@ -545,18 +545,18 @@ def profile_hotspots(setup: dict[str, Any], top: int = 25) -> dict[str, Any]:
 
 def prepare(tmp: Path, n_tasks: int) -> dict[str, Any]:
     """A fresh retail task set, litellm, the probes, the call clock, a warmed engine."""
+    from t2t.benchmark import RunConfig, run_rollouts_async
     from t2t.benchmark.agent import agent_system_prompt
     from t2t.benchmark.probes import register_probes
-    from t2t.benchmark.runner import RunConfig, run_rollouts_async
     from t2t.generate import GenerateConfig, generate_tasks
-    from t2t.llm.client import _litellm, run_sync
+    from t2t.llm import load_litellm, run_sync
     from t2t.tasks.task_set import open_task_set
 
     started = time.perf_counter()
     generate_tasks(GenerateConfig(domain="retail", n=n_tasks), tmp / "tasks", progress=False)
     tasks, env = open_task_set(tmp / "tasks" / "tasks.jsonl")
     generated_s = time.perf_counter() - started
-    litellm = _litellm()
+    litellm = load_litellm()
     clock = CallClock()
     clock.install()
     register_probes()

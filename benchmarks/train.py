@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from t2t.benchmark.runner import RunConfig, run_rollouts
+from t2t.benchmark import RunConfig, run_rollouts
 from t2t.core.schema import Message
 from t2t.finetune.sft import export_sft, read_examples
 from t2t.finetune.tiny_model import build_tiny_model, corpus
 from t2t.finetune.train import tokenize_examples
-from t2t.llm.client import complete_sync
+from t2t.llm import complete_sync
 from t2t.llm.hf_local import register_local_model
 from t2t.llm.hf_models import load_causal_lm, load_tokenizer
 from t2t.workbench import task_set

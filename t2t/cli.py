@@ -371,9 +371,6 @@ def _compare(args: argparse.Namespace) -> int:
     from t2t.benchmark.passk import format_table
     from t2t.finetune.compare import compare_table, compare_task_sets
 
-    for flag, value in (("--limit", args.limit), ("--max-tokens", args.max_tokens)):
-        if value is not None and value < 1:
-            raise ConfigError(f"{flag} must be at least 1, not {value}")
     comparison = compare_task_sets(
         args.model,
         args.tasks,

@@ -142,3 +142,48 @@ def test_import_contracts_catch_a_wrong_import(tmp_path, module, line, broken):
 
 def _lint_imports() -> str:
     return str(Path(sys.executable).with_name("lint-imports"))
+
+
+def _t2t_imports(source: str) -> list[tuple[int, str, str | None]]:
+    """(line, module, name) of every `from t2t… import name` and `import t2t…`, nested too."""
+    found: list[tuple[int, str, str | None]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            if node.module.split(".")[0] == "t2t":
+                found += [(node.lineno, node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, None) for a in node.names if a.name.startswith("t2t")]
+    return found
+
+
+def _sources() -> list[tuple[str, str]]:
+    """Every place that imports t2t: benchmarks (run by `make run`), tests, notebooks, domains."""
+    found = []
+    for folder in ("benchmarks", "tests", "environments"):
+        found += [(str(p.relative_to(ROOT)), p.read_text()) for p in (ROOT / folder).rglob("*.py")]
+    for notebook in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(notebook.read_text())["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        found.append((str(notebook.relative_to(ROOT)), "\n".join(code)))
+    return found
+
+
+def test_every_import_of_t2t_resolves():
+    """Moved or renamed names break scripts only when they run (benchmarks: in `make run`)."""
+    import importlib
+
+    problems = []
+    for where, source in _sources():
+        for line, module, name in _t2t_imports(source):
+            try:
+                imported = importlib.import_module(module)
+            except ImportError as exc:
+                problems.append(f"{where}:{line}: import {module}: {exc}")
+                continue
+            if name is None or name == "*" or hasattr(imported, name):
+                continue
+            try:
+                importlib.import_module(f"{module}.{name}")
+            except ImportError:
+                problems.append(f"{where}:{line}: {module} has no {name}")
+    assert not problems, "\n".join(problems)

@@ -1,4 +1,4 @@
-"""Tools, domains and a copy-on-write database: the environment every stage calls into.
+"""A domain and a copy-on-write database: the environment every stage calls into.
 
 A database is plain JSON data: a dict of tables, each a dict of records keyed by id (τ²'s `db.json`
 layout). An `Environment` never mutates the loaded data. Tools read records straight from it and

@@ -205,14 +205,14 @@ def compare_figure(frame: pd.DataFrame, *, k: int = 1) -> go.Figure:
 
 
 def model_labels(items: Sequence[str]) -> dict[str, str]:
-    """`LABEL=MODEL` items (the CLI's `--model`) as label → model, each label once."""
+    """`LABEL=MODEL` items as label → model, each label once."""
     models: dict[str, str] = {}
     for item in items:
         label, _, model = item.partition("=")
         if not model or not label:
-            raise ConfigError(f"--model expects LABEL=MODEL, got {item!r}")
+            raise ConfigError(f"a model is given as LABEL=MODEL, not {item!r}")
         if label in models:
-            raise ConfigError(f"--model label {label!r} is given twice")
+            raise ConfigError(f"model label {label!r} is given twice")
         models[label] = model
     return models
 
@@ -258,6 +258,9 @@ def compare_task_sets(
     from t2t.finetune.sft import read_split
     from t2t.tasks.task_set import open_task_set
 
+    for what, value in (("limit", limit), ("max_tokens", max_tokens)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{what} must be at least 1, not {value}")
     labels = dict(models) if isinstance(models, Mapping) else model_labels(models)
     task_list, env = open_task_set(tasks, domain=domain)
     name = env.domain.name
@@ -272,7 +275,8 @@ def compare_task_sets(
         unseen_tasks, unseen_env = open_task_set(path, limit=limit)
         unseen_name = f"{unseen_env.domain.name} (unseen)"
         if unseen_name in task_sets:
-            raise ConfigError(f"two task sets of {unseen_env.domain.name}: give --unseen once each")
+            domain_name = unseen_env.domain.name
+            raise ConfigError(f"two unseen task sets of {domain_name}: give each domain once")
         task_sets[unseen_name] = (unseen_tasks, unseen_env)
     frame = compare_models(
         labels,

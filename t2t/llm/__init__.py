@@ -8,7 +8,7 @@ import). Only this package imports litellm, and only when a model is really call
 
 from t2t.core.settings import model_timeout_s
 from t2t.llm.aio import run_sync
-from t2t.llm.backend import preload
+from t2t.llm.backend import load_litellm, preload
 from t2t.llm.cache import ModelCache, cache_key
 from t2t.llm.client import complete, complete_sync
 from t2t.llm.completion import Completion, Usage
@@ -32,6 +32,7 @@ __all__ = [
     "complete",
     "complete_sync",
     "hf_messages",
+    "load_litellm",
     "model_timeout_s",
     "preload",
     "raw_arguments",

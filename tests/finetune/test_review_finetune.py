@@ -242,3 +242,15 @@ def test_tiny_model_out_is_a_file(tiny, tmp_path, capsys):
     file = tmp_path / "taken"
     file.write_text("x")
     assert main(["tiny-model", "--data", str(data), "--out", str(file)]) == 2
+
+
+@pytest.mark.parametrize(("field", "value"), [("limit", 0), ("limit", -3), ("max_tokens", 0)])
+def test_compare_task_sets_refuses_counts_below_one_before_any_work(tmp_path, field, value):
+    """The API checks what the CLI checked: no silent run of nothing for limit=0."""
+    from t2t.core.errors import ConfigError
+    from t2t.finetune import compare
+
+    with pytest.raises(ConfigError, match=f"{field} must be at least 1, not {value}"):
+        compare.compare_task_sets(
+            ["a=t2t/oracle"], tmp_path / "missing.jsonl", tmp_path, **{field: value}
+        )
