@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    NamedTuple,
+    Protocol,
+    TypeVar,
+    runtime_checkable,
+)
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from t2t.core.environment import Domain, Environment
+from t2t.core.errors import ConfigError
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import (
     Episode,
@@ -30,6 +40,8 @@ __all__ = [
     "INTENT_KINDS",
     "Details",
     "FailureType",
+    "OrEmptyDict",
+    "OrEmptyList",
     "IntentKind",
     "KindHooks",
     "ScoreContext",
@@ -47,6 +59,23 @@ class Details(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow")
+
+
+def _empty_list_if_none(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _empty_dict_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+T = TypeVar("T")
+OrEmptyList = Annotated[list[T], BeforeValidator(_empty_list_if_none)]
+"""A details list where a stored `null` reads as empty (as `details.get(key) or []` did)."""
+OrEmptyDict = Annotated[dict[str, Any], BeforeValidator(_empty_dict_if_none)]
+"""A details dict where a stored `null` reads as empty."""
+
+D = TypeVar("D", bound=Details)
 
 
 class FailureType(NamedTuple):
@@ -102,11 +131,17 @@ class IntentKind(Protocol):
     @property
     def probe(self) -> str | None: ...  # the flawed probe this kind defeats
 
+    # the kind's probe takes any answer to its confirmation questions as a yes, on every task
+    @property
+    def probe_confirms_blindly(self) -> bool: ...
+
     @property
     def strategies(self) -> dict[str, float]: ...
 
     @property
     def details_model(self) -> type[Details]: ...
+
+    def details(self, task: Task) -> Details: ...  # the task's details, validated by the model
 
     # details that tell two tasks apart beyond their gold
     @property
@@ -135,8 +170,6 @@ class IntentKind(Protocol):
 
     def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None: ...
 
-    def blind_confirmation(self, probe: str) -> bool: ...
-
     def probe_closing(self, probe: str, task: Task) -> str | None: ...
 
     def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]: ...
@@ -150,17 +183,22 @@ class IntentKind(Protocol):
     ) -> list[str]: ...
 
 
-class KindHooks:
-    """Neutral defaults for every hook: a kind overrides only what it changes."""
+class KindHooks(Generic[D]):
+    """Neutral defaults for every hook: a kind overrides only what it changes.
+
+    Generic over the kind's details model (`class Mine(KindHooks[MyDetails])` with
+    `details_model = MyDetails`), so `details(task)` is typed.
+    """
 
     name: ClassVar[str]
     probe: ClassVar[str | None] = None
-    details_model: ClassVar[type[Details]] = Details
+    probe_confirms_blindly: ClassVar[bool] = False
+    details_model: type[D]
     identity_keys: ClassVar[tuple[str, ...]] = ()
     feasible: ClassVar[bool] = True
     failure_types: ClassVar[dict[str, FailureType]] = {}
 
-    def details(self, task: Task) -> Any:
+    def details(self, task: Task) -> D:
         """The task's details, validated by this kind's model."""
         return self.details_model.model_validate(task.variant.details)
 
@@ -180,10 +218,6 @@ class KindHooks:
     def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None:
         """What a probe says instead of making its next write (e.g. a question), if anything."""
         return None
-
-    def blind_confirmation(self, probe: str) -> bool:
-        """Whether `probe` takes any answer to its confirmation question as a yes."""
-        return False
 
     def probe_closing(self, probe: str, task: Task) -> str | None:
         """What a probe says when its plan is done, instead of reporting success."""
@@ -206,13 +240,41 @@ class KindHooks:
         return []
 
 
+_PROTOCOL_MEMBERS = sorted(
+    name for name in dir(IntentKind) if not name.startswith("_") and name not in dir(Protocol)
+)
+
 INTENT_KINDS: dict[str, IntentKind] = {}
 """The registered kinds in registration order: every ordering of kinds comes from here."""
 
 
-def register_kind(kind: IntentKind) -> IntentKind:
-    """Make `kind` known to every stage (tasks of its name load, generate, score, classify)."""
-    INTENT_KINDS[kind.name] = kind
+RESERVED_NAMES = frozenset({"all"})
+"""Names a kind cannot take: "all" is the summary row of pass^k tables."""
+
+
+def register_kind(kind: IntentKind, *, replace: bool = False) -> IntentKind:
+    """Make `kind` known to every stage (tasks of its name load, generate, score, classify).
+
+    Raises `ConfigError` when `kind` does not implement `IntentKind`, its name is reserved, or a
+    kind of that name is registered already (unless `replace`).
+    """
+    given: object = kind  # typed callers may still pass anything
+    if not isinstance(given, IntentKind):
+        missing = [m for m in _PROTOCOL_MEMBERS if not hasattr(kind, m)]
+        raise ConfigError(
+            f"{kind!r} is not a variant kind: it lacks {', '.join(missing)} (see IntentKind)"
+        )
+    name: object = kind.name
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a variant kind needs a non-empty name, not {name!r}")
+    if name in RESERVED_NAMES:
+        raise ConfigError(f"a variant kind cannot be named {name!r}: the name is reserved")
+    if name in INTENT_KINDS and not replace:
+        raise ConfigError(
+            f"a variant kind named {name!r} is registered already: pass replace=True to replace "
+            "it, or unregister_kind it first"
+        )
+    INTENT_KINDS[name] = kind
     register_variant_kind(kind.name)
     return kind
 
@@ -226,6 +288,6 @@ def kind_of(task: Task) -> IntentKind:
     return INTENT_KINDS[task.variant.kind]
 
 
-def details_of(task: Task) -> Any:
-    """The task's details, validated by its kind's model."""
-    return kind_of(task).details_model.model_validate(task.variant.details)
+def details_of(task: Task) -> Details:
+    """The task's details, validated by its kind's model (`kind_of(task).details(task)`)."""
+    return kind_of(task).details(task)
