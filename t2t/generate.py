@@ -245,21 +245,19 @@ def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------ the run
 
 
-def _identity_keys() -> list[str]:
-    """The details that tell two tasks apart beyond their gold, over every registered kind."""
-    keys = [key for kind in INTENT_KINDS.values() for key in kind.identity_keys]
-    return list(dict.fromkeys(keys))
-
-
 def _fingerprint(task: dict[str, Any]) -> str:
-    """Two tasks are the same when they ask for the same calls (and variant specifics)."""
-    details = task.get("variant", {}).get("details", {})
+    """Two tasks are the same when they ask for the same calls (and their kind's specifics, the
+    details it names in `identity_keys`).
+    """
+    variant = task.get("variant", {})
+    details = variant.get("details", {})
+    kind = INTENT_KINDS.get(variant.get("kind"))
     same = {
-        "kind": task.get("variant", {}).get("kind"),
+        "kind": variant.get("kind"),
         "actions": [
             (a["name"], a.get("arguments")) for a in task["evaluation_criteria"]["actions"]
         ],
-        **{k: details.get(k) for k in _identity_keys()},
+        **{k: details.get(k) for k in (kind.identity_keys if kind else ())},
     }
     return hashlib.sha256(canonical_json(same).encode()).hexdigest()
 

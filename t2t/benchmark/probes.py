@@ -36,12 +36,10 @@ from t2t.core.errors import ConfigError
 from t2t.core.schema import Message, Task, ToolCall
 from t2t.core.settings import sim_latency_s
 from t2t.explore.values import ValuePool, random_call
-from t2t.intents.ambiguous import CLARIFY_TEXT
 from t2t.intents.kind import INTENT_KINDS, kind_of
 from t2t.llm import ProviderRequest, register_model, register_provider
 
 __all__ = [
-    "CLARIFY_TEXT",
     "PROBE_PROVIDER",
     "PROBES",
     "confirmation_text",

@@ -28,11 +28,20 @@ from t2t.explore.values import ValuePool
 from t2t.explore.walk import Walk
 from t2t.failures.taxonomy import FAILURE_TYPES, classify_failures
 from t2t.generate import GenerateConfig
-from t2t.intents import INTENT_KINDS, check_variant, register_kind, unregister_kind
-from t2t.intents.checks import clean_replay
-from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext
-from t2t.intents.slots import Rejected, derive_task
-from t2t.intents.text import mentions
+from t2t.intents import (
+    INTENT_KINDS,
+    Details,
+    FailureType,
+    KindHooks,
+    Rejected,
+    ScoreContext,
+    check_variant,
+    clean_replay,
+    derive_task,
+    mentions,
+    register_kind,
+    unregister_kind,
+)
 from t2t.tasks import convert_walk
 
 
@@ -40,7 +49,7 @@ class PoliteDetails(Details):
     phrase: str
 
 
-class Polite(KindHooks):
+class Polite(KindHooks[PoliteDetails]):
     name = "polite"
     probe = "rude"
     strategies = {"phrase": 1.0}
