@@ -126,6 +126,3 @@ __all__ = [
     "verify_task",
     "walk_from_trajectory",
 ]
-
-# Tasks and episodes validate their variant kind against the registered kinds: register them.
-import t2t.intents  # noqa: E402,F401

@@ -52,7 +52,7 @@ def run_demo(
 def _benchmark_probes(domain: Domain, out: Path, *, progress: bool) -> dict[str, Any]:
     """Play a few tasks of each kind with every probe; the oracle must score 1 everywhere."""
     from t2t.benchmark.passk import summarize
-    from t2t.benchmark.probes import PROBES
+    from t2t.benchmark.probes import probe_names
     from t2t.tasks.task_set import open_task_set
     from t2t.workbench import benchmark, per_kind
 
@@ -61,7 +61,7 @@ def _benchmark_probes(domain: Domain, out: Path, *, progress: bool) -> dict[str,
     path = out / "runs" / f"{domain.name}_probes.jsonl"
     path.unlink(missing_ok=True)  # the demo is regenerated from seeds: start afresh
     started = time.perf_counter()
-    agents = [f"t2t/{probe}" for probe in PROBES]
+    agents = [f"t2t/{probe}" for probe in probe_names()]
     episodes = benchmark(chosen, env, path, agents=agents, trials=PROBE_TRIALS, progress=progress)
     table = summarize(episodes)
     return {

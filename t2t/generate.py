@@ -37,6 +37,7 @@ from t2t.explore.graph import ToolGraph, build_tool_graph
 from t2t.explore.values import ValuePool
 from t2t.explore.walk import Walk, explore_offline
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
+from t2t.intents.kind import KindShipment, install_kinds, ship_kinds
 from t2t.tasks.convert import convert_walk
 from t2t.tasks.tau2 import db_sha256, write_tau2_tasks
 
@@ -238,28 +239,30 @@ def _explore_with_model(
     return walk_from_trajectory(env, graph, pool, trajectory)
 
 
-def _process_chunk(config: GenerateConfig, start: int) -> list[dict[str, Any]]:
+def _process_chunk(
+    config: GenerateConfig, start: int, kinds: KindShipment | None = None
+) -> list[dict[str, Any]]:
+    if kinds is not None:  # in a worker: first the kinds registered in the parent at runtime
+        install_kinds(kinds)
     return [_process_walk(config, i) for i in range(start, start + config.chunk)]
 
 
 # ------------------------------------------------------------------------------ the run
 
 
-def _identity_keys() -> list[str]:
-    """The details that tell two tasks apart beyond their gold, over every registered kind."""
-    keys = [key for kind in INTENT_KINDS.values() for key in kind.identity_keys]
-    return list(dict.fromkeys(keys))
-
-
 def _fingerprint(task: dict[str, Any]) -> str:
-    """Two tasks are the same when they ask for the same calls (and variant specifics)."""
-    details = task.get("variant", {}).get("details", {})
+    """Two tasks are the same when they ask for the same calls (and their kind's specifics, the
+    details it names in `identity_keys`).
+    """
+    variant = task.get("variant", {})
+    details = variant.get("details", {})
+    kind = INTENT_KINDS.get(variant.get("kind"))
     same = {
-        "kind": task.get("variant", {}).get("kind"),
+        "kind": variant.get("kind"),
         "actions": [
             (a["name"], a.get("arguments")) for a in task["evaluation_criteria"]["actions"]
         ],
-        **{k: details.get(k) for k in _identity_keys()},
+        **{k: details.get(k) for k in (kind.identity_keys if kind else ())},
     }
     return hashlib.sha256(canonical_json(same).encode()).hexdigest()
 
@@ -349,6 +352,7 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
                 write_jsonl(saved(start), rows)
             yield rows
             start += size
+    kinds = ship_kinds()
     pool = ProcessPoolExecutor(max_workers=workers, initializer=exit_with_parent)
     try:
         pending: dict[int, Future[list[dict[str, Any]]] | None] = {}
@@ -357,7 +361,7 @@ def _chunks(parts: Path, config: GenerateConfig, workers: int) -> Iterator[list[
         while True:
             while len(pending) < 2 * workers:
                 if load(next_start) is None:
-                    pending[next_start] = pool.submit(_process_chunk, config, next_start)
+                    pending[next_start] = pool.submit(_process_chunk, config, next_start, kinds)
                 else:
                     pending[next_start] = None
                 next_start += size
@@ -386,8 +390,11 @@ def generate_tasks(
     if workers is not None and workers < 1:
         raise ConfigError(f"workers must be at least 1, not {workers}")
     env, _, _ = _context(config)  # fail fast on a bad domain/scale, before any process starts
+    workers = workers or os.cpu_count() or 1
+    if workers > 1:
+        ship_kinds()  # fail fast on a kind the workers could not import
     with _locked(out):
-        return _generate(config, out, env, workers or os.cpu_count() or 1, force, progress)
+        return _generate(config, out, env, workers, force, progress)
 
 
 def _generate(

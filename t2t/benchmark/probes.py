@@ -5,7 +5,8 @@ would act: it makes the gold calls in order, asks for an explicit yes before eac
 which record is meant when the request is ambiguous, follows the user's change of mind, refuses
 an infeasible request with the policy's reason and tells what it must tell. Each flawed probe is
 the oracle with the one flaw a variant kind exists to catch, the kind's `probe`; the kind's hooks
-(`probe_plan`, `probe_before_write`, `blind_confirmation`, `probe_closing`) say how:
+(`probe_plan`, `probe_before_write`, `probe_closing`) say how, and `probe_confirms_blindly` whether
+the probe takes any answer to its confirmation questions as a yes:
 
 - `t2t/eager` never asks; on an ambiguous task it guesses a candidate other than the withheld one
   (the unlucky guess the variant must catch; a lucky guess would still fail the clarification).
@@ -35,12 +36,10 @@ from t2t.core.errors import ConfigError
 from t2t.core.schema import Message, Task, ToolCall
 from t2t.core.settings import sim_latency_s
 from t2t.explore.values import ValuePool, random_call
-from t2t.intents.ambiguous import CLARIFY_TEXT
 from t2t.intents.kind import INTENT_KINDS, kind_of
 from t2t.llm import ProviderRequest, register_model, register_provider
 
 __all__ = [
-    "CLARIFY_TEXT",
     "PROBE_PROVIDER",
     "PROBES",
     "confirmation_text",
@@ -59,6 +58,11 @@ def probe_names() -> tuple[str, ...]:
     """The oracle, the flawed probe of each registered kind (in registry order), random."""
     flawed = [k.probe for k in INTENT_KINDS.values() if k.probe]
     return ("oracle", *dict.fromkeys(flawed), "random")
+
+
+def _confirms_blindly(name: str) -> bool:
+    """A probe property, the same on every task: the kind whose probe it is says so."""
+    return any(k.probe == name and k.probe_confirms_blindly for k in INTENT_KINDS.values())
 
 
 PROBES = probe_names()
@@ -151,8 +155,7 @@ def next_probe_turn(
         if call.name in context.writes:
             if (question := kind.probe_before_write(name, task, messages)) is not None:
                 return _say(question)
-            blindly = any(k.blind_confirmation(name) for k in INTENT_KINDS.values())
-            if not _confirmed(call, messages, blindly=blindly):
+            if not _confirmed(call, messages, blindly=_confirms_blindly(name)):
                 return _say(confirmation_text(call))
         call_id = f"call_{len(made)}"
         return Message(role="assistant", tool_calls=[call.model_copy(update={"id": call_id})])

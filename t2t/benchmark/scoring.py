@@ -1,4 +1,4 @@
-"""Closed-loop scoring of one episode by replay, and pass^k summaries per model × variant.
+"""Closed-loop scoring of one episode by replay (pass^k summaries are in `passk`).
 
 An episode is scored from its messages alone: the agent's calls are replayed on a fork of the
 task's initial DB (milliseconds), so the score never trusts what a rollout recorded. State and
@@ -15,19 +15,18 @@ from typing import Any
 from t2t.core.environment import Environment, RecordChange
 from t2t.core.replay import compare_states, initial_environment, replay_calls
 from t2t.core.schema import Episode, Message, Reward, Task, ToolCall
-from t2t.intents.ambiguous import parse_withheld
 from t2t.intents.checks import MAX_LISTED, call_key
 from t2t.intents.kind import ScoreContext, kind_of
-from t2t.intents.text import REFUSAL, TRANSFER_TOOL, mentions
+from t2t.intents.text import TRANSFER_TOOL, mentions
+
+# re-exported from their new homes for callers outside the benchmark (failures.inspector,
+# tests/test_review_workbench.py): TRANSFER_TOOL (intents.text), call_key (intents.checks)
 
 __all__ = [
     "COMPONENTS",
-    "REFUSAL",
     "TRANSFER_TOOL",
     "call_key",
     "evaluate_episode",
-    "mentions",
-    "parse_withheld",
     "score_episode",
 ]
 

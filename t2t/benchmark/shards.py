@@ -40,6 +40,7 @@ from t2t.core.errors import ConfigError, MissingDependencyError
 from t2t.core.processes import exit_with
 from t2t.core.schema import Task
 from t2t.domain.loader import load_domain
+from t2t.intents.kind import KindShipment, install_kinds, ship_kinds
 from t2t.llm import preload, run_sync
 
 __all__ = ["run_sharded"]
@@ -58,6 +59,7 @@ class _Job:
     domain: str | Domain  # a folder or built-in name to load, or the domain itself if built in code
     settings: dict[str, str]
     caller: tuple[str, int]  # (host, pid) of the process running the run: workers die with it
+    kinds: KindShipment  # the kinds registered at runtime: workers know only the built-in ones
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def run_sharded(
     if backend not in ("local", "ray"):
         raise ConfigError(f"unknown backend {backend!r}: choose local or ray")
     check_run(tasks, env, config)
+    kinds = ship_kinds()  # before any file is opened: a kind workers cannot import is an error
     started = time.perf_counter()
     results: list[RunStats] = []
     with open_results(Path(out).resolve()) as out:  # the run's lock: the workers only append
@@ -97,6 +100,7 @@ def run_sharded(
                 _domain_ref(env.domain),
                 _settings(),
                 (socket.gethostname(), os.getpid()),
+                kinds,
             )
             shards = _split(len(todo), max(1, workers), config.concurrency)
             with _Progress(out, len(todo), progress):
@@ -146,6 +150,7 @@ def _apply_settings(settings: dict[str, str]) -> None:
 
 def _run_shard(job: _Job, db: dict[str, Any], tasks: list[Task], shard: _Shard) -> RunStats:
     """In a worker: rebuild the environment, register the probes, run this shard's episodes."""
+    install_kinds(job.kinds)  # first: the tasks, probes and scorer look their kinds up
     if job.caller[0] == socket.gethostname():  # a Ray worker on a remote node cannot watch it
         exit_with(job.caller[1])
     _apply_settings(job.settings)

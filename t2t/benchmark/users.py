@@ -28,7 +28,6 @@ __all__ = [
     "ScriptedUser",
     "User",
     "UserTurn",
-    "first_person",
     "make_user",
 ]
 

@@ -7,6 +7,7 @@ by name instead of silently dropped.
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -53,7 +54,14 @@ def variant_kinds() -> tuple[str, ...]:
     return tuple(_VARIANT_KINDS)
 
 
+_KINDS_PACKAGE = "t2t.intents"
+"""Registers the built-in kinds when imported; loaded on the first unknown name, by name, because
+core may not import the stages above it."""
+
+
 def _registered(name: str) -> str:
+    if name not in _VARIANT_KINDS:
+        importlib.import_module(_KINDS_PACKAGE)  # the built-in kinds, if not registered yet
     if name not in _VARIANT_KINDS:
         known = ", ".join(map(repr, _VARIANT_KINDS))
         raise ValueError(f"unknown variant kind {name!r}; registered kinds: {known}")

@@ -137,9 +137,10 @@ def classify_failures(episode: Episode, task: Task | None, env: Environment | No
     if reward.state_ok is False and task is not None and env is not None:
         state, replay = _state_failures(episode, task, env)
         found.update(state)
+    # the task's own kind when it is known (an episode records the same name)
     kind = INTENT_KINDS[task.variant.kind if task is not None else episode.variant]
     found.update(kind.classify(episode, task, env, replay))
-    if reward.state_ok is False and INTENT_KINDS[episode.variant].feasible:
+    if reward.state_ok is False and kind.feasible:
         if any(c.name == TRANSFER_TOOL for c in episode.tool_calls):
             found.add("premature_end")  # handed a feasible request to a human
     if reward.communicate_ok is False:

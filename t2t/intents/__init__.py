@@ -16,26 +16,40 @@ from t2t.core.schema import Task
 from t2t.intents.ambiguous import Ambiguous
 from t2t.intents.base import Base
 from t2t.intents.changing import Changing
-from t2t.intents.checks import VariantCheck
+from t2t.intents.checks import VariantCheck, clean_replay
 from t2t.intents.infeasible import Infeasible
 from t2t.intents.kind import (
     INTENT_KINDS,
+    Details,
+    FailureType,
     IntentKind,
+    KindHooks,
+    ScoreContext,
+    UserScript,
     details_of,
     kind_of,
     register_kind,
     unregister_kind,
 )
-from t2t.intents.slots import Rejected
+from t2t.intents.slots import Rejected, derive_task
+from t2t.intents.text import mentions
 
-__all__ = [
+__all__ = [  # what a kind author needs, then what callers look kinds up with
     "INTENT_KINDS",
+    "Details",
+    "FailureType",
     "IntentKind",
+    "KindHooks",
     "Rejected",
+    "ScoreContext",
+    "UserScript",
     "VariantCheck",
     "check_variant",
+    "clean_replay",
+    "derive_task",
     "details_of",
     "kind_of",
+    "mentions",
     "register_kind",
     "unregister_kind",
 ]
@@ -47,7 +61,7 @@ for _kind in (Base(), Ambiguous(), Changing(), Infeasible()):
 def check_variant(task: Task, env: Environment) -> VariantCheck:
     """Verify any task by its variant kind; the reason is recorded when it is rejected."""
     kind = INTENT_KINDS.get(task.variant.kind)
-    if kind is None:
+    if kind is None:  # a task edited in memory, or of a kind unregistered since it loaded
         return VariantCheck(
             task_id=task.id, kind=task.variant.kind, ok=False, reason="unknown kind"
         )

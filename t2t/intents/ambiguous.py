@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from t2t.core.environment import Domain, Environment
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Message, Task, ToolCall
 from t2t.explore.walk import Walk
 from t2t.intents.checks import clean_replay, gold_actions
-from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext, UserScript
+from t2t.intents.kind import (
+    Details,
+    FailureType,
+    KindHooks,
+    OrEmptyDict,
+    OrEmptyList,
+    ScoreContext,
+    UserScript,
+)
 from t2t.intents.slots import (
     Rejected,
     Slot,
@@ -45,18 +53,27 @@ _WHICH = re.compile(  # asks which record is meant, not which email is on file
 )
 
 
+def _as_text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
 class SlotRef(BaseModel):
-    arg: str
+    arg: str | None = None
     element: int | None = None
 
 
 class AmbiguousDetails(Details):
-    strategy: str
-    slot: SlotRef
+    """Every field may be missing (a hand-made or imported task): the user, the probes and the
+    scorer then do what they do without it, and `verify` rejects the task naming the field.
+    """
+
+    strategy: str | None = None
+    slot: SlotRef | None = None
     gold_value: Any = None
-    candidates: list[Any] = []
-    withheld: str | None = None  # what only the agent's question brings out
-    shared: dict[str, Any] = {}
+    candidates: OrEmptyList[Any] = []
+    # what only the agent's question brings out
+    withheld: Annotated[str | None, BeforeValidator(_as_text)] = None
+    shared: OrEmptyDict = {}
 
     @property
     def clarifies(self) -> bool:
@@ -79,7 +96,7 @@ def _shared(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in a.items() if b.get(k) == v}
 
 
-class Ambiguous(KindHooks):
+class Ambiguous(KindHooks[AmbiguousDetails]):
     name = "ambiguous"
     probe = "eager"
     strategies = {"record": 0.35, "item": 0.25, "option": 0.2, "detail": 0.2}
@@ -151,6 +168,9 @@ class Ambiguous(KindHooks):
         actions = gold_actions(task)
         index = last_write_index(task, env)
         slot = _slot(details)
+        if slot is None or details.strategy is None:
+            missing = "slot" if slot is None else "strategy"
+            raise Rejected(f"malformed variant details: no {missing!r} recorded")
         gold_value = slot.get(actions[index].arguments)
         if gold_value != details.gold_value:
             raise Rejected("the gold write does not use the withheld value")
@@ -230,8 +250,12 @@ class _Reveal(UserScript):
         return None
 
 
-def _slot(details: AmbiguousDetails) -> Slot:
-    return Slot(details.slot.arg, details.slot.element, details.strategy)
+def _slot(details: AmbiguousDetails) -> Slot | None:
+    """The ambiguous slot, if the details record its argument."""
+    ref = details.slot
+    if ref is None or ref.arg is None:
+        return None
+    return Slot(ref.arg, ref.element, details.strategy or "")
 
 
 def _guessed(
@@ -240,10 +264,11 @@ def _guessed(
     """Gold with the ambiguous slot of its last write filled by another candidate."""
     wrong = [c for c in details.candidates if c != details.gold_value]
     indices = [i for i, call in enumerate(gold) if call.name in writes]
-    if not wrong or not indices:
+    slot = _slot(details)
+    if not wrong or not indices or slot is None:
         return gold
     guessed = list(gold)
-    guessed[indices[-1]] = replace_in_call(gold[indices[-1]], _slot(details), wrong[0])
+    guessed[indices[-1]] = replace_in_call(gold[indices[-1]], slot, wrong[0])
     return guessed
 
 

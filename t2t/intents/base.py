@@ -9,7 +9,7 @@ from t2t.core.environment import Environment
 from t2t.core.schema import Task
 from t2t.explore.walk import Walk
 from t2t.intents.checks import clean_replay
-from t2t.intents.kind import Details, KindHooks
+from t2t.intents.kind import Details, KindHooks, OrEmptyList
 from t2t.intents.slots import Rejected
 
 __all__ = ["Base", "BaseDetails"]
@@ -18,13 +18,13 @@ __all__ = ["Base", "BaseDetails"]
 class BaseDetails(Details):
     """The structured request the converter records (absent from imported τ² tasks)."""
 
-    user_id: str | None = None
+    user_id: Any = None
     identity: Any = None
-    requests: list[str] = []
-    ask: str | None = None
+    requests: OrEmptyList[Any] = []
+    ask: Any = None
 
 
-class Base(KindHooks):
+class Base(KindHooks[BaseDetails]):
     name = "base"
     probe = None
     strategies = {"as-explored": 1.0}

@@ -17,7 +17,7 @@ from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, ToolCall
 from t2t.explore.walk import Candidate, Walk, WriteStep
 from t2t.intents.checks import actions_of, call_key, clean_replay
-from t2t.intents.kind import Details, FailureType, KindHooks, UserScript
+from t2t.intents.kind import Details, FailureType, KindHooks, OrEmptyList, UserScript
 from t2t.intents.slots import (
     Rejected,
     at_step,
@@ -40,13 +40,14 @@ _TRIGGER = "the agent asks you to confirm the change"
 class ChangingDetails(Details):
     strategy: str | None = None
     trigger: str | None = None
-    goal_a: list[dict[str, Any]] = []  # A's calls, {name, arguments}
-    stages: list[dict[str, Any]] = []  # {goal, requests[, when]} for A, then B
+    goal_a: OrEmptyList[dict[str, Any]] = []  # A's calls, {name, arguments}
+    stages: OrEmptyList[dict[str, Any]] = []  # {goal, requests[, when]} for A, then B
 
 
-class Changing(KindHooks):
+class Changing(KindHooks[ChangingDetails]):
     name = "changing"
     probe = "stubborn"
+    probe_confirms_blindly = True  # stubborn hears "yes" whatever the user says
     strategies = {"other-record": 0.3, "other-item": 0.2, "switch-action": 0.3, "add-request": 0.2}
     details_model = ChangingDetails
     identity_keys = ("goal_a",)
@@ -179,9 +180,6 @@ class Changing(KindHooks):
             return [ToolCall(**row) for row in goal_a]
         return gold
 
-    def blind_confirmation(self, probe: str) -> bool:
-        return probe == self.probe  # stubborn hears "yes" whatever the user says
-
     def classify(
         self,
         episode: Episode,
@@ -191,7 +189,9 @@ class Changing(KindHooks):
     ) -> list[str]:
         if task is None or env is None or replay is None:
             return []
-        return ["ignored_change"] if _acted_on_first_goal(episode, task, env, replay) else []
+        goal_a = self.details(task).goal_a
+        acted = _acted_on_first_goal(episode, task, goal_a, env, replay)
+        return ["ignored_change"] if acted else []
 
 
 class _Switch(UserScript):
@@ -219,13 +219,15 @@ def _switch_text(stages: list[dict[str, Any]]) -> str | None:
 
 
 def _acted_on_first_goal(
-    episode: Episode, task: Task, env: Environment, replay: ReplayResult
+    episode: Episode,
+    task: Task,
+    goal_a_rows: list[dict[str, Any]],
+    env: Environment,
+    replay: ReplayResult,
 ) -> bool:
     """The agent carried out goal A: a write of A's own, or all of A and none of B's own."""
     goal_a = {
-        call_key(env, call)
-        for call in actions_of(ChangingDetails.model_validate(task.variant.details).goal_a)
-        if env.domain.is_write(call.name)
+        call_key(env, call) for call in actions_of(goal_a_rows) if env.domain.is_write(call.name)
     }
     gold = {call_key(env, c) for c in task.gold_calls if env.domain.is_write(c.name)}
     made = {

@@ -20,7 +20,14 @@ from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, ToolCall
 from t2t.explore.walk import Candidate, Walk, WriteStep
 from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
-from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext, UserScript
+from t2t.intents.kind import (
+    Details,
+    FailureType,
+    KindHooks,
+    OrEmptyList,
+    ScoreContext,
+    UserScript,
+)
 from t2t.intents.slots import (
     Rejected,
     at_step,
@@ -41,11 +48,18 @@ class InfeasibleDetails(Details):
     rule: str | None = None
     reason: str | None = None
     forbidden_call: dict[str, Any] | None = None  # {name, arguments}
-    forbidden: list[dict[str, Any]] = []  # {name, arguments (partial)}: never to be attempted
-    required: list[dict[str, Any]] = []  # {name, arguments}: must succeed
+    forbidden: OrEmptyList[
+        dict[str, Any]
+    ] = []  # {name, arguments (partial)}: never to be attempted
+    required: OrEmptyList[dict[str, Any]] = []  # {name, arguments}: must succeed
+
+    @property
+    def refusable(self) -> bool:
+        """A forbidden call is recorded: the user insists on it and the probes refuse it."""
+        return "forbidden_call" in self.model_fields_set
 
 
-class Infeasible(KindHooks):
+class Infeasible(KindHooks[InfeasibleDetails]):
     name = "infeasible"
     probe = "reckless"
     strategies = {"forbidden-record": 0.35, "forbidden-value": 0.35, "forbidden-action": 0.3}
@@ -151,7 +165,7 @@ class Infeasible(KindHooks):
     # ------------------------------------------------------------------- hooks of later stages
 
     def user_script(self, task: Task, domain: Domain) -> UserScript:
-        return _InsistOnce()
+        return _InsistOnce() if self.details(task).refusable else UserScript()
 
     def probe_plan(
         self,
@@ -165,9 +179,9 @@ class Infeasible(KindHooks):
         return [*gold, ToolCall(**call)] if probe == self.probe and call else gold
 
     def probe_closing(self, probe: str, task: Task) -> str | None:
-        if probe == self.probe:
-            return None
         details = self.details(task)
+        if probe == self.probe or not details.refusable:
+            return None
         given = "reason" in details.model_fields_set
         reason = details.reason if given else "our policy forbids it"
         return (

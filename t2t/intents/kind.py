@@ -8,13 +8,27 @@ kind instead of reading detail keys or branching on names: a new kind is one mod
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import pickle
 import random
+import sys
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Generic,
+    NamedTuple,
+    Protocol,
+    TypeVar,
+    runtime_checkable,
+)
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from t2t.core.environment import Domain, Environment
+from t2t.core.errors import ConfigError
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import (
     Episode,
@@ -30,13 +44,18 @@ __all__ = [
     "INTENT_KINDS",
     "Details",
     "FailureType",
+    "OrEmptyDict",
+    "OrEmptyList",
     "IntentKind",
     "KindHooks",
+    "KindShipment",
     "ScoreContext",
     "UserScript",
     "details_of",
+    "install_kinds",
     "kind_of",
     "register_kind",
+    "ship_kinds",
     "unregister_kind",
 ]
 
@@ -47,6 +66,23 @@ class Details(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow")
+
+
+def _empty_list_if_none(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _empty_dict_if_none(value: Any) -> Any:
+    return {} if value is None else value
+
+
+T = TypeVar("T")
+OrEmptyList = Annotated[list[T], BeforeValidator(_empty_list_if_none)]
+"""A details list where a stored `null` reads as empty (as `details.get(key) or []` did)."""
+OrEmptyDict = Annotated[dict[str, Any], BeforeValidator(_empty_dict_if_none)]
+"""A details dict where a stored `null` reads as empty."""
+
+D = TypeVar("D", bound=Details)
 
 
 class FailureType(NamedTuple):
@@ -102,11 +138,17 @@ class IntentKind(Protocol):
     @property
     def probe(self) -> str | None: ...  # the flawed probe this kind defeats
 
+    # the kind's probe takes any answer to its confirmation questions as a yes, on every task
+    @property
+    def probe_confirms_blindly(self) -> bool: ...
+
     @property
     def strategies(self) -> dict[str, float]: ...
 
     @property
     def details_model(self) -> type[Details]: ...
+
+    def details(self, task: Task) -> Details: ...  # the task's details, validated by the model
 
     # details that tell two tasks apart beyond their gold
     @property
@@ -135,8 +177,6 @@ class IntentKind(Protocol):
 
     def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None: ...
 
-    def blind_confirmation(self, probe: str) -> bool: ...
-
     def probe_closing(self, probe: str, task: Task) -> str | None: ...
 
     def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]: ...
@@ -150,17 +190,22 @@ class IntentKind(Protocol):
     ) -> list[str]: ...
 
 
-class KindHooks:
-    """Neutral defaults for every hook: a kind overrides only what it changes."""
+class KindHooks(Generic[D]):
+    """Neutral defaults for every hook: a kind overrides only what it changes.
+
+    Generic over the kind's details model (`class Mine(KindHooks[MyDetails])` with
+    `details_model = MyDetails`), so `details(task)` is typed.
+    """
 
     name: ClassVar[str]
     probe: ClassVar[str | None] = None
-    details_model: ClassVar[type[Details]] = Details
+    probe_confirms_blindly: ClassVar[bool] = False
+    details_model: type[D]
     identity_keys: ClassVar[tuple[str, ...]] = ()
     feasible: ClassVar[bool] = True
     failure_types: ClassVar[dict[str, FailureType]] = {}
 
-    def details(self, task: Task) -> Any:
+    def details(self, task: Task) -> D:
         """The task's details, validated by this kind's model."""
         return self.details_model.model_validate(task.variant.details)
 
@@ -180,10 +225,6 @@ class KindHooks:
     def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None:
         """What a probe says instead of making its next write (e.g. a question), if anything."""
         return None
-
-    def blind_confirmation(self, probe: str) -> bool:
-        """Whether `probe` takes any answer to its confirmation question as a yes."""
-        return False
 
     def probe_closing(self, probe: str, task: Task) -> str | None:
         """What a probe says when its plan is done, instead of reporting success."""
@@ -206,13 +247,41 @@ class KindHooks:
         return []
 
 
+_PROTOCOL_MEMBERS = sorted(
+    name for name in dir(IntentKind) if not name.startswith("_") and name not in dir(Protocol)
+)
+
 INTENT_KINDS: dict[str, IntentKind] = {}
 """The registered kinds in registration order: every ordering of kinds comes from here."""
 
 
-def register_kind(kind: IntentKind) -> IntentKind:
-    """Make `kind` known to every stage (tasks of its name load, generate, score, classify)."""
-    INTENT_KINDS[kind.name] = kind
+RESERVED_NAMES = frozenset({"all"})
+"""Names a kind cannot take: "all" is the summary row of pass^k tables."""
+
+
+def register_kind(kind: IntentKind, *, replace: bool = False) -> IntentKind:
+    """Make `kind` known to every stage (tasks of its name load, generate, score, classify).
+
+    Raises `ConfigError` when `kind` does not implement `IntentKind`, its name is reserved, or a
+    kind of that name is registered already (unless `replace`).
+    """
+    given: object = kind  # typed callers may still pass anything
+    if not isinstance(given, IntentKind):
+        missing = [m for m in _PROTOCOL_MEMBERS if not hasattr(kind, m)]
+        raise ConfigError(
+            f"{kind!r} is not a variant kind: it lacks {', '.join(missing)} (see IntentKind)"
+        )
+    name: object = kind.name
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"a variant kind needs a non-empty name, not {name!r}")
+    if name in RESERVED_NAMES:
+        raise ConfigError(f"a variant kind cannot be named {name!r}: the name is reserved")
+    if name in INTENT_KINDS and not replace:
+        raise ConfigError(
+            f"a variant kind named {name!r} is registered already: pass replace=True to replace "
+            "it, or unregister_kind it first"
+        )
+    INTENT_KINDS[name] = kind
     register_variant_kind(kind.name)
     return kind
 
@@ -226,6 +295,76 @@ def kind_of(task: Task) -> IntentKind:
     return INTENT_KINDS[task.variant.kind]
 
 
-def details_of(task: Task) -> Any:
-    """The task's details, validated by its kind's model."""
-    return kind_of(task).details_model.model_validate(task.variant.details)
+def details_of(task: Task) -> Details:
+    """The task's details, validated by its kind's model (`kind_of(task).details(task)`)."""
+    return kind_of(task).details(task)
+
+
+# ------------------------------------------------------------------------------ worker processes
+
+_BUILT_IN_PACKAGE = "t2t.intents"
+
+
+@dataclass(frozen=True)
+class KindShipment:
+    """The kinds registered at runtime, for worker processes (which import t2t afresh and know
+    only the built-in kinds): the modules that define them, the import path to find those in, and
+    each kind object, pickled, registered in the worker when importing its module did not.
+    """
+
+    modules: tuple[str, ...] = ()
+    kinds: tuple[bytes, ...] = ()
+    path: tuple[str, ...] = ()
+
+
+def ship_kinds() -> KindShipment:
+    """The registered kinds that are not built in, for a run or generation with workers.
+
+    Raises `ConfigError` when a kind's class cannot be imported by name in another process (it is
+    defined in `__main__` or in no importable module).
+    """
+    modules: dict[str, None] = {}
+    kinds: list[bytes] = []
+    for kind in INTENT_KINDS.values():
+        module = type(kind).__module__
+        if module == _BUILT_IN_PACKAGE or module.startswith(_BUILT_IN_PACKAGE + "."):
+            continue
+        if module == "__main__" or not _importable(module):
+            raise ConfigError(
+                f"variant kind {kind.name!r} is defined in {module!r}, which worker processes "
+                "cannot import: kinds used with workers > 1 must live in an importable module "
+                "(or run with workers=1)"
+            )
+        modules[module] = None
+        try:
+            kinds.append(pickle.dumps(kind))
+        except Exception as exc:  # noqa: BLE001 - any pickling failure means the same
+            raise ConfigError(
+                f"variant kind {kind.name!r} cannot be sent to worker processes: {exc}"
+            ) from None
+    if not modules:
+        return KindShipment()
+    return KindShipment(tuple(modules), tuple(kinds), tuple(p for p in sys.path if p))
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: in sys.modules without a spec
+        return False
+
+
+def install_kinds(shipment: KindShipment) -> None:
+    """In a worker, before anything else: import the shipped kinds' modules and register the
+    kinds that importing them did not register.
+    """
+    importlib.import_module(_BUILT_IN_PACKAGE)
+    if not shipment.modules:
+        return
+    sys.path.extend(p for p in shipment.path if p not in sys.path)
+    for module in shipment.modules:
+        importlib.import_module(module)
+    for blob in shipment.kinds:
+        kind = pickle.loads(blob)  # noqa: S301 - made by ship_kinds in the parent process
+        if kind.name not in INTENT_KINDS:
+            register_kind(kind)

@@ -14,13 +14,14 @@ import t2t
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.episode import run_episode
 from t2t.benchmark.passk import summarize
-from t2t.benchmark.probes import CLARIFY_TEXT, confirmation_text
+from t2t.benchmark.probes import confirmation_text
 from t2t.benchmark.results import episode_key, read_episodes
 from t2t.benchmark.runner import run_rollouts, run_rollouts_async
 from t2t.benchmark.scoring import evaluate_episode
 from t2t.benchmark.users import ScriptedUser
 from t2t.cli import main
 from t2t.core.schema import Message, ToolCall
+from t2t.intents.ambiguous import CLARIFY_TEXT
 from t2t.llm import Completion, register_provider, unregister_provider
 from t2t.tasks.task_set import open_task_set
 

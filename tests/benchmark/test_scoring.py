@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from t2t import Episode, Message, Reward, ToolCall
 from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, summarize
-from t2t.benchmark.scoring import evaluate_episode, mentions, parse_withheld, score_episode
+from t2t.benchmark.scoring import evaluate_episode, score_episode
 from t2t.core.files import read_tasks
 from t2t.core.schema import Variant
 from t2t.generate import GenerateConfig, generate_tasks
+from t2t.intents.ambiguous import parse_withheld
 from t2t.intents.slots import Slot, last_write_index, replace_in_call
+from t2t.intents.text import mentions
 
 COMPONENTS = ("state_ok", "communicate_ok", "forbidden_ok", "required_ok", "clarified_ok")
 

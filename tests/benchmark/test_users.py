@@ -8,9 +8,10 @@ import re
 import pytest
 from conftest import shared_task_set_path
 
-from t2t.benchmark.probes import CLARIFY_TEXT, confirmation_text
+from t2t.benchmark.probes import confirmation_text
 from t2t.benchmark.users import OUT_OF_SCOPE, STOP, TRANSFER, LLMUser, ScriptedUser, make_user
 from t2t.core.schema import Message, ToolCall
+from t2t.intents.ambiguous import CLARIFY_TEXT
 from t2t.llm import register_provider, unregister_provider
 from t2t.tasks.task_set import open_task_set
 

@@ -21,6 +21,7 @@ from t2t.benchmark.episode import run_episode
 from t2t.benchmark.passk import order_variants, variant_order
 from t2t.benchmark.probes import probe_names
 from t2t.core.environment import Environment
+from t2t.core.errors import ConfigError
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, variant_kinds
 from t2t.explore import build_tool_graph, explore_offline
@@ -28,11 +29,20 @@ from t2t.explore.values import ValuePool
 from t2t.explore.walk import Walk
 from t2t.failures.taxonomy import FAILURE_TYPES, classify_failures
 from t2t.generate import GenerateConfig
-from t2t.intents import INTENT_KINDS, check_variant, register_kind, unregister_kind
-from t2t.intents.checks import clean_replay
-from t2t.intents.kind import Details, FailureType, KindHooks, ScoreContext
-from t2t.intents.slots import Rejected, derive_task
-from t2t.intents.text import mentions
+from t2t.intents import (
+    INTENT_KINDS,
+    Details,
+    FailureType,
+    KindHooks,
+    Rejected,
+    ScoreContext,
+    check_variant,
+    clean_replay,
+    derive_task,
+    mentions,
+    register_kind,
+    unregister_kind,
+)
 from t2t.tasks import convert_walk
 
 
@@ -40,7 +50,7 @@ class PoliteDetails(Details):
     phrase: str
 
 
-class Polite(KindHooks):
+class Polite(KindHooks[PoliteDetails]):
     name = "polite"
     probe = "rude"
     strategies = {"phrase": 1.0}
@@ -194,3 +204,74 @@ def test_the_built_in_failure_types_keep_their_order():
         "missing_information",
         "other",
     ]
+
+
+# ------------------------------------------------------------------------- worker processes
+
+
+def test_a_kind_registered_at_runtime_reaches_the_worker_processes(polite, world, tmp_path):
+    from t2t.benchmark.results import read_episodes
+    from t2t.benchmark.runner import run_rollouts
+
+    env = world[0]
+    tasks = _polite_tasks(polite, world, n=2)
+    for agent, value in (("t2t/oracle", 1.0), ("t2t/rude", 0.0)):
+        out = tmp_path / f"{agent.split('/')[-1]}.jsonl"
+        config = RunConfig(agent=agent, user="scripted", concurrency=2)
+        stats = run_rollouts(tasks, env, config, out, progress=False, workers=2)
+        assert stats.ran == len(tasks) and stats.infra_errors == 0
+        episodes = read_episodes(out)
+        assert {e.variant for e in episodes} == {"polite"}
+        assert all(e.reward and e.reward.value == value for e in episodes), agent
+
+
+def test_a_kind_workers_cannot_import_is_refused_up_front(polite, world, tmp_path):
+    from t2t.benchmark.runner import run_rollouts
+    from t2t.generate import generate_tasks
+
+    scripted = type("Scripted", (Polite,), {"name": "scripted", "__module__": "__main__"})
+    register_kind(scripted())
+    try:
+        tasks = _polite_tasks(polite, world, n=1)
+        config = RunConfig(agent="t2t/oracle", user="scripted")
+        with pytest.raises(ConfigError, match="must live in an importable module"):
+            run_rollouts(tasks, world[0], config, tmp_path / "x.jsonl", progress=False, workers=2)
+        assert not (tmp_path / "x.jsonl").exists()
+        with pytest.raises(ConfigError, match="'scripted' is defined in '__main__'"):
+            generate_tasks(GenerateConfig(n=1), tmp_path / "set", workers=2, progress=False)
+        # one process needs no shipping
+        assert run_rollouts(tasks, world[0], config, tmp_path / "y.jsonl", progress=False).ran
+    finally:
+        unregister_kind("scripted")
+
+
+# ---------------------------------------------------------------------------- registration
+
+
+def test_register_kind_refuses_a_reserved_name():
+    reserved = type("All", (Polite,), {"name": "all"})
+    with pytest.raises(ConfigError, match="cannot be named 'all'"):
+        register_kind(reserved())
+    assert "all" not in INTENT_KINDS
+
+
+def test_register_kind_refuses_to_replace_a_kind_unless_asked(polite):
+    with pytest.raises(ConfigError, match="'polite' is registered already"):
+        register_kind(Polite())
+    assert INTENT_KINDS["polite"] is polite
+    again = Polite()
+    assert register_kind(again, replace=True) is again and INTENT_KINDS["polite"] is again
+    with pytest.raises(ConfigError, match="'base' is registered already"):
+        register_kind(type("Base2", (Polite,), {"name": "base"})())
+
+
+def test_register_kind_refuses_what_is_not_a_kind():
+    class Half:
+        name = "half"
+
+        def build(self, walk, base, rng):
+            return base
+
+    with pytest.raises(ConfigError, match="is not a variant kind: it lacks .*verify"):
+        register_kind(Half())  # type: ignore[arg-type]
+    assert "half" not in INTENT_KINDS
