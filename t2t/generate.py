@@ -37,7 +37,7 @@ from t2t.explore.graph import ToolGraph, build_tool_graph
 from t2t.explore.values import ValuePool
 from t2t.explore.walk import Walk, explore_offline
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
-from t2t.intents.kind import KindShipment, install_kinds, ship_kinds
+from t2t.intents.workers import KindShipment, install_kinds, ship_kinds
 from t2t.tasks.convert import convert_walk
 from t2t.tasks.tau2 import db_sha256, write_tau2_tasks
 

@@ -40,7 +40,7 @@ from t2t.core.errors import ConfigError, MissingDependencyError
 from t2t.core.processes import exit_with
 from t2t.core.schema import Task
 from t2t.domain.loader import load_domain
-from t2t.intents.kind import KindShipment, install_kinds, ship_kinds
+from t2t.intents.workers import KindShipment, install_kinds, ship_kinds
 from t2t.llm import preload, run_sync
 
 __all__ = ["run_sharded"]
