@@ -48,10 +48,10 @@ class InfeasibleDetails(Details):
     rule: str | None = None
     reason: str | None = None
     forbidden_call: dict[str, Any] | None = None  # {name, arguments}
-    forbidden: OrEmptyList[
-        dict[str, Any]
-    ] = []  # {name, arguments (partial)}: never to be attempted
-    required: OrEmptyList[dict[str, Any]] = []  # {name, arguments}: must succeed
+    # {name, arguments (partial)}: never to be attempted
+    forbidden: OrEmptyList[dict[str, Any]] = []
+    # {name, arguments}: must succeed
+    required: OrEmptyList[dict[str, Any]] = []
 
     @property
     def refusable(self) -> bool:
