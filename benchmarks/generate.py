@@ -83,8 +83,8 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
         chunk = generate._process_chunk
 
         @functools.wraps(chunk)
-        def counted(config, start):
-            rows = chunk(config, start)
+        def counted(config, start, *rest):
+            rows = chunk(config, start, *rest)
             with computed.open("a") as log:
                 log.write(f"{len(rows)}\n")
             return rows
