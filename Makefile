@@ -100,6 +100,8 @@ run: venv
 	$(BIN)/t2t report $(foreach d,$(DOMAINS),results/demo/runs/$(d)_probes.jsonl) \
 	  $(foreach d,$(DOMAINS),--tasks results/demo/tasks/$(d)/tasks.jsonl) \
 	  --html results/report.html --figures results/figures
+	$(BIN)/t2t audit results/demo/tasks/*/tasks.jsonl --episodes results/demo/runs/*_probes.jsonl \
+	  --json results/audit.json --force
 	@$(MAKE) notebooks
 	$(BIN)/python benchmarks/replay.py --quick
 	$(BIN)/python benchmarks/generate.py --quick

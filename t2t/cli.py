@@ -286,6 +286,19 @@ def _print_report(
         print(f"wrote {csv}")
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from t2t.core.files import prepare_output, write_json
+    from t2t.failures.audit import audit_task_sets, format_audit
+
+    out = prepare_output(args.json, force=args.force) if args.json is not None else None
+    report = audit_task_sets(args.tasks, episodes_paths=args.episodes, progress=not args.quiet)
+    print(format_audit(report))
+    if out is not None:
+        write_json(out, report.model_dump(mode="json"))
+        print(f"wrote {out}")
+    return 0
+
+
 def _export_sft(args: argparse.Namespace) -> int:
     from t2t.finetune.sft import export_sft
 
@@ -421,6 +434,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "verify": _verify,
     "run": _run,
     "report": _report,
+    "audit": _audit,
     "export-sft": _export_sft,
     "tiny-model": _tiny_model,
     "train": _train,

@@ -125,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--figures", type=Path, help="with --html: each figure as HTML (+ PNG)")
 
+    audit = command(
+        "audit", "audit", "how natural and sound a task set is (and how grounded agents' calls are)"
+    )
+    audit.add_argument("tasks", nargs="+", type=Path, help="tasks.jsonl files (db.json beside)")
+    audit.add_argument(
+        "--episodes", nargs="+", type=Path, default=[], help="results .jsonl: grounded share"
+    )
+    audit.add_argument("--json", type=Path, help="also write the report as JSON")
+    audit.add_argument("--force", action="store_true", help="overwrite an existing --json")
+
     export = command(
         "export-sft", "export-sft", "successful episodes as chat SFT data (OpenAI and HF JSONL)"
     )

@@ -3,6 +3,7 @@
 from t2t.benchmark.agent import Agent, agent_system_prompt
 from t2t.benchmark.config import RunConfig, RunStats, load_run_config
 from t2t.benchmark.episode import TERMINATION_REASONS, run_episode
+from t2t.benchmark.grounding import UngroundedValue, is_grounded, ungrounded_values
 from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, pass_k_matrix, summarize
 from t2t.benchmark.probes import PROBES, probe_names
 from t2t.benchmark.results import append_episodes, read_episodes
@@ -19,11 +20,13 @@ __all__ = [
     "RunConfig",
     "RunStats",
     "ScriptedUser",
+    "UngroundedValue",
     "User",
     "agent_system_prompt",
     "append_episodes",
     "evaluate_episode",
     "format_table",
+    "is_grounded",
     "load_run_config",
     "make_user",
     "pass_hat_k",
@@ -36,4 +39,5 @@ __all__ = [
     "run_rollouts_async",
     "score_episode",
     "summarize",
+    "ungrounded_values",
 ]

@@ -1,5 +1,21 @@
-"""Failure analysis: the taxonomy, plotly figures, the HTML report and the trajectory inspector."""
+"""Failure analysis: the task-set audit, the taxonomy, plotly figures, the HTML report and the
+trajectory inspector.
+"""
 
+from t2t.failures.audit import (
+    AUDIT_COLUMNS,
+    MOTIVE_WORDS,
+    AuditReport,
+    GroundingRow,
+    TaskAudit,
+    audit_frame,
+    audit_task,
+    audit_task_sets,
+    audit_tasks,
+    format_audit,
+    grounding_frame,
+    task_text,
+)
 from t2t.failures.figures import (
     cost_vs_success,
     failure_breakdown,
@@ -20,6 +36,18 @@ from t2t.failures.taxonomy import (
 )
 
 __all__ = [
+    "AUDIT_COLUMNS",
+    "MOTIVE_WORDS",
+    "AuditReport",
+    "GroundingRow",
+    "TaskAudit",
+    "audit_frame",
+    "audit_task",
+    "audit_task_sets",
+    "audit_tasks",
+    "format_audit",
+    "grounding_frame",
+    "task_text",
     "FAILURE_TYPES",
     "TrajectoryInspector",
     "classify_failures",

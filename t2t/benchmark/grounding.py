@@ -1,0 +1,102 @@
+"""Grounding: every value an agent passes to a tool must come from the conversation or the schema.
+
+An agent that calls `find_user_id_by_name_zip` with a name and zip the user never said knows more
+than it was told; its success is not evidence that it can do the job. A value is grounded when it
+appeared earlier in a user message or a tool result (compared with `t2t.intents.text.mentions`:
+case-insensitive, numbers as numbers, "1,234.50" = 1234.5), or when the tool's JSON schema allows
+it outright (an `enum` of the argument, or a boolean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from t2t.core.environment import Domain
+from t2t.core.schema import Message
+from t2t.intents.text import mentions
+
+__all__ = ["UngroundedValue", "is_grounded", "ungrounded_values"]
+
+
+class UngroundedValue(BaseModel):
+    """An argument value of an agent's tool call that nothing before the call gave it."""
+
+    call_index: int  # position among the agent's tool calls
+    tool: str
+    path: str  # "new_item_ids[0]", "passengers[1].first_name"
+    value: Any
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """Strings, numbers and booleans inside lists and dicts, with their argument path."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _leaves(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _leaves(inner, f"{path}[{index}]")
+    elif value is not None:
+        yield path, value
+
+
+def _enums(schema: Any) -> Iterator[Any]:
+    """Every `enum` value anywhere inside a JSON schema (items, anyOf, nested properties)."""
+    if isinstance(schema, dict):
+        for key, inner in schema.items():
+            if key == "enum" and isinstance(inner, list):
+                yield from inner
+            else:
+                yield from _enums(inner)
+    elif isinstance(schema, list):
+        for inner in schema:
+            yield from _enums(inner)
+
+
+def _allowed(domain: Domain, tool: str) -> dict[str, set[str]]:
+    """Per top-level argument, the enum values its schema allows (as text, lower case)."""
+    found = domain.tools.get(tool)
+    if found is None:
+        return {}
+    properties = found.openai_schema()["function"].get("parameters", {}).get("properties", {})
+    return {name: {str(v).lower() for v in _enums(schema)} for name, schema in properties.items()}
+
+
+def ungrounded_values(messages: list[Message], domain: Domain) -> list[UngroundedValue]:
+    """The argument values of the agent's tool calls that were neither said nor schema-allowed.
+
+    Only user messages and tool results ground a value; the agent's own words and the system
+    prompt (the policy) do not.
+    """
+    heard: list[str] = []
+    allowed_by_tool: dict[str, dict[str, set[str]]] = {}
+    missing: list[UngroundedValue] = []
+    index = 0
+    for message in messages:
+        if message.role in ("user", "tool") and message.content:
+            heard.append(message.content)
+            continue
+        if message.role != "assistant":
+            continue
+        text = "\n".join(heard)
+        for call in message.tool_calls or []:
+            if call.name not in allowed_by_tool:
+                allowed_by_tool[call.name] = _allowed(domain, call.name)
+            allowed = allowed_by_tool[call.name]
+            for path, value in _leaves(call.arguments, ""):
+                top = path.split(".")[0].split("[")[0]
+                if isinstance(value, bool) or str(value).lower() in allowed.get(top, set()):
+                    continue
+                if str(value).strip() and not mentions(text, value):
+                    missing.append(
+                        UngroundedValue(call_index=index, tool=call.name, path=path, value=value)
+                    )
+            index += 1
+    return missing
+
+
+def is_grounded(messages: list[Message], domain: Domain) -> bool:
+    """Every argument value of every agent tool call was grounded."""
+    return not ungrounded_values(messages, domain)

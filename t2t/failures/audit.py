@@ -1,0 +1,395 @@
+"""Audit a task set: how natural its user text reads and how sound its variants are.
+
+A yardstick, not a filter: it changes no task. The wording of generated tasks is to be rebuilt so
+that a user sounds like a customer (says why, names things as a customer would, knows no internal
+ids or tool names); these metrics are what that rebuild must move, measured the same way before and
+after. Each metric is a pure function of a task (the replay ones also of the task's DB).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+from tqdm.auto import tqdm
+
+from t2t.benchmark.grounding import is_grounded
+from t2t.benchmark.results import read_episodes
+from t2t.core.environment import Domain, Environment, canonical_json
+from t2t.core.errors import ConfigError
+from t2t.core.replay import initial_environment, replay_calls
+from t2t.core.schema import Episode, Task, ToolCall, UserInstructions
+from t2t.intents import INTENT_KINDS, details_of
+from t2t.tasks.task_set import open_task_set
+
+__all__ = [
+    "AUDIT_COLUMNS",
+    "MOTIVE_WORDS",
+    "AuditReport",
+    "GroundingRow",
+    "TaskAudit",
+    "audit_frame",
+    "audit_task",
+    "audit_task_sets",
+    "audit_tasks",
+    "format_audit",
+    "grounding_frame",
+    "task_text",
+]
+
+MOTIVE_WORDS: tuple[str, ...] = (
+    "because",
+    "since",
+    "as it",
+    "as they",
+    "so that",
+    "due to",
+    "arrived",
+    "broke",
+    "broken",
+    "damaged",
+    "defective",
+    "doesn't work",
+    "does not work",
+    "stopped working",
+    "moved",
+    "moving",
+    "changed my plans",
+    "change of plans",
+    "no longer need",
+    "don't need",
+    "do not need",
+    "by mistake",
+    "mistakenly",
+    "too small",
+    "too big",
+    "too large",
+    "too expensive",
+    "wrong",
+    "doesn't fit",
+    "does not fit",
+    "prefer",
+    "lost",
+    "stolen",
+    "fraud",
+    "didn't recognize",
+    "don't recognize",
+    "do not recognize",
+    "travelling",
+    "traveling",
+    "trip",
+)
+"""Words by which a user says why they call; `motive` is true when the text has one of them
+(outside a tool's name: "report card lost" is the tool, not a lost card)."""
+
+_MOTIVE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in MOTIVE_WORDS) + r")\b", re.I)
+_EMAIL = re.compile(r"\S+@\S+")
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+# A lowercase prefix with underscores, then digits: acc_123, gift_card_1309715, jane_doe_42.
+_INTERNAL_ID = re.compile(r"\b[a-z]+(?:_[a-z]+)*_\d+\b")
+_BARE_ID = re.compile(r"\(id [^)]+\)", re.I)
+_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?")
+# "size: small": a key of one or two lowercase words, a colon, a value.
+_KEY_VALUE = re.compile(r"\b[a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*)?: (?=[^\s:])")
+# Argument pairs that move or exchange a value: equal values mean the call moves it onto itself.
+_PAIRS = (("", "new_"), ("old_", "new_"), ("from_", "to_"), ("source_", "destination_"))
+
+AUDIT_COLUMNS: dict[str, str] = {
+    "tool_name": "a tool name of the domain appears, as snake_case or as its words",
+    "key_value_dump": "two or more `key: value` pairs",
+    "snake_case": "a snake_case word (emails aside)",
+    "internal_id": "an id a customer would not know (acc_123, gift_card_1309715)",
+    "timestamp": "an ISO date-time",
+    "motive": "the user says why (see MOTIVE_WORDS)",
+    "repeated_gold": "the gold actions hold two identical calls",
+    "policy_only": "infeasible: the tool accepts the forbidden call, only the policy forbids it",
+    "degenerate": "infeasible: the forbidden call changes nothing or moves a value onto itself",
+    "noop_gold": "changing: the gold actions leave the initial state unchanged",
+    "withheld_has_id_or_time": "ambiguous: the withheld fact has an internal id or a timestamp",
+}
+"""The boolean metrics, averaged as shares (0-1) per domain × kind."""
+
+
+class TaskAudit(BaseModel):
+    """One task's metrics; a kind's own metrics are None for the other kinds."""
+
+    task_id: str
+    domain: str
+    kind: str
+    tool_name: bool
+    key_value_dump: bool
+    snake_case: bool
+    internal_id: bool
+    timestamp: bool
+    motive: bool
+    words: int
+    repeated_gold: bool
+    policy_only: bool | None = None
+    degenerate: bool | None = None
+    strategy: str | None = None
+    noop_gold: bool | None = None
+    withheld_has_id_or_time: bool | None = None
+
+
+class GroundingRow(BaseModel):
+    """Per agent and domain: the share of episodes whose every tool argument was grounded."""
+
+    agent: str
+    domain: str
+    episodes: int
+    grounded: float
+
+
+class AuditReport(BaseModel):
+    """The audit of task sets (and episodes): the table rows plus every task's own metrics."""
+
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    grounding: list[GroundingRow] = Field(default_factory=list)
+    tasks: list[TaskAudit] = Field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def _kind_text(task: Task) -> list[str]:
+    """The kind's own user-facing text: the withheld fact, the requests of each stage."""
+    details = task.variant.details
+    withheld = details.get("withheld")
+    texts = [withheld] if isinstance(withheld, str) else []
+    for stage in details.get("stages") or []:
+        if isinstance(stage, dict):
+            texts += [r for r in stage.get("requests") or [] if isinstance(r, str)]
+    return texts
+
+
+def task_text(task: Task) -> str:
+    """What the simulated user reads: the scenario's instruction fields and the kind's texts."""
+    instructions = task.user_scenario.instructions
+    if isinstance(instructions, UserInstructions):
+        fields = [
+            instructions.reason_for_call,
+            instructions.known_info,
+            instructions.unknown_info,
+            instructions.task_instructions,
+        ]
+    else:
+        fields = [instructions]
+    return "\n".join(f for f in [*fields, *_kind_text(task)] if f)
+
+
+def _reason(task: Task) -> str:
+    instructions = task.user_scenario.instructions
+    return (
+        instructions.reason_for_call if isinstance(instructions, UserInstructions) else instructions
+    )
+
+
+def _tool_patterns(domain: Domain) -> list[re.Pattern[str]]:
+    """A tool name as itself or as its words; one-word names ("calculate") are plain words."""
+    return [
+        re.compile(
+            r"\b(?:" + re.escape(name) + "|" + re.escape(name.replace("_", " ")) + r")\b", re.I
+        )
+        for name in domain.tools
+        if "_" in name
+    ]
+
+
+def _has_internal_id(text: str) -> bool:
+    return bool(_INTERNAL_ID.search(_EMAIL.sub(" ", text)))
+
+
+def _repeated(calls: list[ToolCall]) -> bool:
+    seen = Counter((c.name, canonical_json(c.arguments)) for c in calls)
+    return any(n > 1 for n in seen.values())
+
+
+def _self_move(arguments: dict[str, Any]) -> bool:
+    """Two paired arguments (item_ids/new_item_ids, from_x/to_x, …) carry the same value."""
+    for key, value in arguments.items():
+        for first, second in _PAIRS:
+            if key.startswith(first) and value not in (None, "", []):
+                other = second + key[len(first) :]
+                if other != key and arguments.get(other) == value:
+                    return True
+    return False
+
+
+def _infeasible(task: Task, env: Environment) -> tuple[bool | None, bool | None]:
+    """(policy_only, degenerate): run the forbidden call after the gold, on the initial state."""
+    call = getattr(details_of(task), "forbidden_call", None)
+    if not call:
+        return None, None
+    forbidden = ToolCall(name=call["name"], arguments=call.get("arguments") or {})
+    final, _ = replay_calls(initial_environment(env, task), task.gold_calls)
+    after = final.fork()
+    accepted = after.run(forbidden).ok
+    unchanged = accepted and after.state_hash() == final.state_hash()
+    return accepted, unchanged or _self_move(forbidden.arguments)
+
+
+def audit_task(task: Task, env: Environment | None = None) -> TaskAudit:
+    """The metrics of one task; without `env` (its DB) the replay metrics stay None."""
+    text = task_text(task)
+    kind = task.variant.kind
+    domain = env.domain if env is not None else None
+    tools = _tool_patterns(domain) if domain else []
+    said = text  # the motive is what the user says, not a tool's name ("report card lost")
+    for pattern in tools:
+        said = pattern.sub(" ", said)
+    audit = TaskAudit(
+        task_id=task.id,
+        domain=task.domain or (domain.name if domain else "?"),
+        kind=kind,
+        tool_name=any(p.search(text) for p in tools),
+        key_value_dump=len(_KEY_VALUE.findall(text)) >= 2,
+        snake_case=bool(_SNAKE.search(_EMAIL.sub(" ", text))),
+        internal_id=_has_internal_id(text),
+        timestamp=bool(_TIMESTAMP.search(text)),
+        motive=bool(_MOTIVE.search(said)),
+        words=len(_reason(task).split()),
+        repeated_gold=_repeated(task.gold_calls),
+    )
+    if kind == "ambiguous":
+        withheld = getattr(details_of(task), "withheld", None) or ""
+        audit.withheld_has_id_or_time = bool(
+            _has_internal_id(withheld) or _BARE_ID.search(withheld) or _TIMESTAMP.search(withheld)
+        )
+    if kind == "changing":
+        audit.strategy = getattr(details_of(task), "strategy", None)
+        if env is not None:
+            start = initial_environment(env, task)
+            final, _ = replay_calls(start, task.gold_calls)
+            audit.noop_gold = final.state_hash() == start.state_hash()
+    if kind == "infeasible":
+        audit.strategy = getattr(details_of(task), "strategy", None)
+        if env is not None:
+            audit.policy_only, audit.degenerate = _infeasible(task, env)
+    return audit
+
+
+def audit_tasks(
+    tasks: Sequence[Task], env: Environment | None = None, *, progress: bool = True
+) -> list[TaskAudit]:
+    """`audit_task` over a task set (one DB)."""
+    return [
+        audit_task(task, env)
+        for task in tqdm(tasks, desc="auditing", unit="task", disable=not progress)
+    ]
+
+
+def _row(domain: str, kind: str, audits: list[TaskAudit]) -> dict[str, Any]:
+    row: dict[str, Any] = {"domain": domain, "kind": kind, "tasks": len(audits)}
+    for column in AUDIT_COLUMNS:
+        values = [getattr(a, column) for a in audits if getattr(a, column) is not None]
+        row[column] = sum(values) / len(values) if values else None
+    row["words"] = sum(a.words for a in audits) / len(audits) if audits else None
+    strategies = Counter(a.strategy for a in audits if a.kind == "changing" and a.strategy)
+    total = sum(strategies.values())
+    row["changing_strategies"] = (
+        {name: round(n / total, 3) for name, n in sorted(strategies.items())} if total else None
+    )
+    return row
+
+
+def _rows(audits: list[TaskAudit]) -> list[dict[str, Any]]:
+    rows = []
+    domains = sorted({a.domain for a in audits})
+    order = {kind: i for i, kind in enumerate(INTENT_KINDS)}
+    for domain in domains:
+        mine = [a for a in audits if a.domain == domain]
+        for kind in sorted({a.kind for a in mine}, key=lambda k: (order.get(k, len(order)), k)):
+            rows.append(_row(domain, kind, [a for a in mine if a.kind == kind]))
+        rows.append(_row(domain, "all", mine))
+    if len(domains) > 1:
+        rows.append(_row("all", "all", audits))
+    return rows
+
+
+def audit_frame(audits: Iterable[TaskAudit]) -> pd.DataFrame:
+    """Per domain × kind, then per domain "all" and "all" × "all": shares, mean words, counts."""
+    return pd.DataFrame(_rows(list(audits)))
+
+
+def grounding_frame(episodes: Iterable[Episode], domains: dict[str, Domain]) -> pd.DataFrame:
+    """Share of episodes with every tool argument grounded, per agent and domain.
+
+    Args:
+        episodes: Episodes of any agents.
+        domains: The domain of each task id; episodes of other tasks are left out.
+    """
+    counts: dict[tuple[str, str], list[int]] = {}
+    for episode in episodes:
+        domain = domains.get(episode.task_id)
+        if domain is None:
+            continue
+        tally = counts.setdefault((episode.agent_model, domain.name), [0, 0])
+        tally[0] += 1
+        tally[1] += is_grounded(episode.messages, domain)
+    rows = [
+        {"agent": agent, "domain": domain, "episodes": n, "grounded": good / n}
+        for (agent, domain), (n, good) in sorted(counts.items())
+    ]
+    return pd.DataFrame(rows, columns=["agent", "domain", "episodes", "grounded"])
+
+
+def audit_task_sets(
+    tasks_paths: Sequence[str | Path],
+    *,
+    episodes_paths: Sequence[str | Path] = (),
+    progress: bool = True,
+) -> AuditReport:
+    """Audit task files (each with the `db.json` beside it) and, optionally, episode files."""
+    audits: list[TaskAudit] = []
+    domains: dict[str, Domain] = {}
+    for path in tasks_paths:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: no such tasks file")
+        tasks, env = open_task_set(path)
+        audits += audit_tasks(tasks, env, progress=progress)
+        domains.update({task.id: env.domain for task in tasks})
+    episodes: list[Episode] = []
+    for path in episodes_paths:
+        if not Path(path).exists():
+            raise ConfigError(f"{path}: no such results file")
+        episodes += read_episodes(path)
+    grounding = grounding_frame(episodes, domains)
+    return AuditReport(
+        rows=_rows(audits),
+        grounding=[GroundingRow.model_validate(r) for r in grounding.to_dict(orient="records")],
+        tasks=audits,
+    )
+
+
+_SHORT = {
+    "tool_name": "tool",
+    "key_value_dump": "kv",
+    "snake_case": "snake",
+    "internal_id": "id",
+    "timestamp": "time",
+    "motive": "motive",
+    "repeated_gold": "rep_gold",
+    "policy_only": "pol_only",
+    "degenerate": "degen",
+    "noop_gold": "noop",
+    "withheld_has_id_or_time": "wh_id",
+}
+
+
+def format_audit(report: AuditReport) -> str:
+    """The table (one line per domain × kind, compact columns) and the grounding shares."""
+    frame = report.frame()
+    if frame.empty:
+        return "no tasks"
+    table = frame[["domain", "kind", "tasks", "words", *_SHORT]].rename(columns=_SHORT)
+    text: str = table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-")
+    if report.grounding:
+        grounding = pd.DataFrame([g.model_dump() for g in report.grounding])
+        text += "\n\ngrounded: share of episodes whose every tool argument was heard or allowed\n"
+        text += grounding.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+    return text
