@@ -12,9 +12,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from pydantic import BaseModel, Field
 from tqdm.auto import tqdm
 
@@ -26,6 +25,9 @@ from t2t.core.replay import initial_environment, replay_calls
 from t2t.core.schema import Episode, Task, ToolCall, UserInstructions
 from t2t.intents import INTENT_KINDS, details_of
 from t2t.tasks.task_set import open_task_set
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -153,6 +155,8 @@ class AuditReport(BaseModel):
     tasks: list[TaskAudit] = Field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.rows)
 
 
@@ -313,6 +317,8 @@ def _rows(audits: list[TaskAudit]) -> list[dict[str, Any]]:
 
 def audit_frame(audits: Iterable[TaskAudit]) -> pd.DataFrame:
     """Per domain × kind, then per domain "all" and "all" × "all": shares, mean words, counts."""
+    import pandas as pd
+
     return pd.DataFrame(_rows(list(audits)))
 
 
@@ -323,6 +329,8 @@ def grounding_frame(episodes: Iterable[Episode], domains: dict[str, Domain]) -> 
         episodes: Episodes of any agents.
         domains: The domain of each task id; episodes of other tasks are left out.
     """
+    import pandas as pd
+
     counts: dict[tuple[str, str], list[int]] = {}
     for episode in episodes:
         domain = domains.get(episode.task_id)
@@ -389,6 +397,8 @@ def format_audit(report: AuditReport) -> str:
     table = frame[["domain", "kind", "tasks", "words", *_SHORT]].rename(columns=_SHORT)
     text: str = table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-")
     if report.grounding:
+        import pandas as pd
+
         grounding = pd.DataFrame([g.model_dump() for g in report.grounding])
         text += "\n\ngrounded: share of episodes whose every tool argument was heard or allowed\n"
         text += grounding.to_string(index=False, float_format=lambda v: f"{v:.2f}")
