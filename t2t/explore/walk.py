@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from t2t.core.environment import Environment
+from t2t.core.environment import Domain, Environment, canonical_json
 from t2t.core.schema import ToolCall, ToolResult, Trajectory
 from t2t.explore.facts import Fact, FactBook, arg_matches, parse_output
 from t2t.explore.graph import ToolGraph, user_record
@@ -39,6 +39,7 @@ __all__ = [
     "explore_offline",
     "names_record",
     "new_walk",
+    "without_repeated_reads",
 ]
 
 Origin = Literal["identity", "profile", "lookup", "free"]
@@ -398,14 +399,16 @@ class Walk:
         """Identity and profile reads, then the writes at their positions, each after its reads.
 
         Calls keep the order they were made in, so every read sees the state it saw while
-        exploring; a write sampled later (a variant's) is placed by its `position`.
+        exploring; a write sampled later (a variant's) is placed by its `position`. A
+        read identical to an earlier one (the same order read again after a write) is left out.
         """
         indices = {0, *self.profile}
         for _, write in writes:
             indices |= write.sources
         placed = [(float(i), self.calls[i]) for i in indices]
         placed += [(position, write.call) for position, write in writes]
-        return [call for _, call in sorted(placed, key=lambda pair: pair[0])]
+        ordered = [call for _, call in sorted(placed, key=lambda pair: pair[0])]
+        return without_repeated_reads(ordered, self.env.domain)
 
     def base_writes(self) -> list[tuple[float, Candidate]]:
         return [(float(step.index), step.candidate) for step in self.steps]
@@ -420,6 +423,21 @@ class Walk:
             calls=calls,
             results=[ToolResult(name=c.name, ok=True, content="") for c in calls],
         )
+
+
+def without_repeated_reads(calls: list[ToolCall], domain: Domain) -> list[ToolCall]:
+    """`calls` without a read identical to an earlier one (the same order read again after a
+    write): it adds nothing to a gold, whose reads only show where values come from.
+    """
+    kept: list[ToolCall] = []
+    seen: set[tuple[str, str]] = set()
+    for call in calls:
+        key = (call.name, canonical_json(call.arguments))
+        if key in seen and not domain.is_write(call.name):
+            continue
+        seen.add(key)
+        kept.append(call)
+    return kept
 
 
 def names_record(arg: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 from t2t.core.environment import Domain, Environment, canonical_json, normalize
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Task, ToolCall
-from t2t.explore.walk import Candidate, Walk, WriteStep
+from t2t.explore.walk import Candidate, Walk, WriteStep, without_repeated_reads
 from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
 from t2t.intents.kind import (
     Details,
@@ -136,7 +136,7 @@ class Infeasible(KindHooks[InfeasibleDetails]):
                 "If the agent explains that the last request is not allowed, accept it and do "
                 "not ask for anything else; insist once before you accept."
             ),
-            actions=actions_from(gold_calls + support),
+            actions=actions_from(without_repeated_reads(gold_calls + support, walk.env.domain)),
             details=InfeasibleDetails(
                 strategy=strategy,
                 rule=rule,
