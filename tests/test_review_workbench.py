@@ -9,13 +9,14 @@ import t2t.failures.figures
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
 from t2t.benchmark.runner import run_rollouts
-from t2t.benchmark.scoring import TRANSFER_TOOL, call_key
 from t2t.cli import main
 from t2t.core.schema import ToolCall
 from t2t.failures.figures import save_figures, turns_distribution
 from t2t.failures.inspector import TrajectoryInspector
 from t2t.failures.report import load_section, write_report
 from t2t.failures.taxonomy import classify_failures, episode_frame
+from t2t.intents.checks import call_key
+from t2t.intents.text import TRANSFER_TOOL
 from t2t.tasks.task_set import open_task_set
 from t2t.workbench import per_kind
 

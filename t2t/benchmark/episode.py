@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 from t2t.benchmark.agent import GREETING, Agent
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.probes import is_probe
-from t2t.benchmark.scoring import TRANSFER_TOOL, evaluate_episode
+from t2t.benchmark.scoring import evaluate_episode
 from t2t.benchmark.users import OUT_OF_SCOPE, STOP, TRANSFER, User, make_user
 from t2t.core.environment import TOOL_ERROR_PREFIX, Environment
 from t2t.core.errors import ModelCallError
 from t2t.core.replay import initial_environment
 from t2t.core.schema import Episode, Message, Task, ToolCall, ToolResult
+from t2t.intents.text import TRANSFER_TOOL
 from t2t.llm import Completion, raw_arguments
 from t2t.llm.hf_local import is_local
 

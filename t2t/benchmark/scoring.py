@@ -15,17 +15,12 @@ from typing import Any
 from t2t.core.environment import Environment, RecordChange
 from t2t.core.replay import compare_states, initial_environment, replay_calls
 from t2t.core.schema import Episode, Message, Reward, Task, ToolCall
-from t2t.intents.checks import MAX_LISTED, call_key
+from t2t.intents.checks import MAX_LISTED
 from t2t.intents.kind import ScoreContext, kind_of
-from t2t.intents.text import TRANSFER_TOOL, mentions
-
-# re-exported from their new homes for callers outside the benchmark (failures.inspector,
-# tests/test_review_workbench.py): TRANSFER_TOOL (intents.text), call_key (intents.checks)
+from t2t.intents.text import mentions
 
 __all__ = [
     "COMPONENTS",
-    "TRANSFER_TOOL",
-    "call_key",
     "evaluate_episode",
     "score_episode",
 ]

@@ -14,12 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from t2t.benchmark.scoring import COMPONENTS, call_key
+from t2t.benchmark.scoring import COMPONENTS
 from t2t.core.environment import Environment, canonical_json
 from t2t.core.errors import DataError, T2TError
 from t2t.core.replay import initial_environment, replay_calls
 from t2t.core.schema import Episode, Task, ToolCall, ToolResult
 from t2t.failures.taxonomy import FAILURE_TYPES, episode_frame
+from t2t.intents.checks import call_key
 from t2t.intents.kind import INTENT_KINDS
 
 if TYPE_CHECKING:

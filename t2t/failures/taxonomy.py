@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from t2t.benchmark.passk import is_infra_error, variant_sort_key
-from t2t.benchmark.scoring import COMPONENTS, TRANSFER_TOOL
+from t2t.benchmark.scoring import COMPONENTS
 from t2t.core.environment import Environment
 from t2t.core.errors import DataError
 from t2t.core.replay import ReplayResult, initial_environment, replay_calls
 from t2t.core.schema import Episode, Task
 from t2t.intents.kind import INTENT_KINDS, FailureType
+from t2t.intents.text import TRANSFER_TOOL
 
 if TYPE_CHECKING:
     import pandas as pd
