@@ -14,16 +14,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
 from t2t.benchmark.grounding import is_grounded
 from t2t.benchmark.results import read_episodes
 from t2t.core.environment import Domain, Environment, canonical_json
 from t2t.core.errors import ConfigError
-from t2t.core.replay import initial_environment, replay_calls
 from t2t.core.schema import Episode, Task, ToolCall, UserInstructions
-from t2t.intents import INTENT_KINDS, details_of
+from t2t.intents import INTENT_KINDS, kind_of
+from t2t.intents.text import has_internal_id, has_timestamp
 from t2t.tasks.task_set import open_task_set
 
 if TYPE_CHECKING:
@@ -92,14 +92,8 @@ MOTIVE_WORDS: tuple[str, ...] = (
 _MOTIVE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in MOTIVE_WORDS) + r")\b", re.I)
 _EMAIL = re.compile(r"\S+@\S+")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-# A lowercase prefix with underscores, then digits: acc_123, gift_card_1309715, jane_doe_42.
-_INTERNAL_ID = re.compile(r"\b[a-z]+(?:_[a-z]+)*_\d+\b")
-_BARE_ID = re.compile(r"\(id [^)]+\)", re.I)
-_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?")
 # "size: small": a key of one or two lowercase words, a colon, a value.
 _KEY_VALUE = re.compile(r"\b[a-z][a-z0-9_]*(?: [a-z][a-z0-9_]*)?: (?=[^\s:])")
-# Argument pairs that move or exchange a value: equal values mean the call moves it onto itself.
-_PAIRS = (("", "new_"), ("old_", "new_"), ("from_", "to_"), ("source_", "destination_"))
 
 AUDIT_COLUMNS: dict[str, str] = {
     "tool_name": "a tool name of the domain appears, as snake_case or as its words",
@@ -118,7 +112,11 @@ AUDIT_COLUMNS: dict[str, str] = {
 
 
 class TaskAudit(BaseModel):
-    """One task's metrics; a kind's own metrics are None for the other kinds."""
+    """One task's metrics; a kind's own metrics are None for the other kinds (a kind that is
+    not built in may report facts of its own: they are kept as extra fields).
+    """
+
+    model_config = ConfigDict(extra="allow")
 
     task_id: str
     domain: str
@@ -160,17 +158,6 @@ class AuditReport(BaseModel):
         return pd.DataFrame(self.rows)
 
 
-def _kind_text(task: Task) -> list[str]:
-    """The kind's own user-facing text: the withheld fact, the requests of each stage."""
-    details = task.variant.details
-    withheld = details.get("withheld")
-    texts = [withheld] if isinstance(withheld, str) else []
-    for stage in details.get("stages") or []:
-        if isinstance(stage, dict):
-            texts += [r for r in stage.get("requests") or [] if isinstance(r, str)]
-    return texts
-
-
 def task_text(task: Task) -> str:
     """What the simulated user reads: the scenario's instruction fields and the kind's texts."""
     instructions = task.user_scenario.instructions
@@ -183,7 +170,7 @@ def task_text(task: Task) -> str:
         ]
     else:
         fields = [instructions]
-    return "\n".join(f for f in [*fields, *_kind_text(task)] if f)
+    return "\n".join(f for f in [*fields, *kind_of(task).user_texts(task)] if f)
 
 
 def _reason(task: Task) -> str:
@@ -204,77 +191,33 @@ def _tool_patterns(domain: Domain) -> list[re.Pattern[str]]:
     ]
 
 
-def _has_internal_id(text: str) -> bool:
-    return bool(_INTERNAL_ID.search(_EMAIL.sub(" ", text)))
-
-
 def _repeated(calls: list[ToolCall]) -> bool:
     seen = Counter((c.name, canonical_json(c.arguments)) for c in calls)
     return any(n > 1 for n in seen.values())
 
 
-def _self_move(arguments: dict[str, Any]) -> bool:
-    """Two paired arguments (item_ids/new_item_ids, from_x/to_x, …) carry the same value."""
-    for key, value in arguments.items():
-        for first, second in _PAIRS:
-            if key.startswith(first) and value not in (None, "", []):
-                other = second + key[len(first) :]
-                if other != key and arguments.get(other) == value:
-                    return True
-    return False
-
-
-def _infeasible(task: Task, env: Environment) -> tuple[bool | None, bool | None]:
-    """(policy_only, degenerate): run the forbidden call after the gold, on the initial state."""
-    call = getattr(details_of(task), "forbidden_call", None)
-    if not call:
-        return None, None
-    forbidden = ToolCall(name=call["name"], arguments=call.get("arguments") or {})
-    final, _ = replay_calls(initial_environment(env, task), task.gold_calls)
-    after = final.fork()
-    accepted = after.run(forbidden).ok
-    unchanged = accepted and after.state_hash() == final.state_hash()
-    return accepted, unchanged or _self_move(forbidden.arguments)
-
-
 def audit_task(task: Task, env: Environment | None = None) -> TaskAudit:
     """The metrics of one task; without `env` (its DB) the replay metrics stay None."""
     text = task_text(task)
-    kind = task.variant.kind
     domain = env.domain if env is not None else None
     tools = _tool_patterns(domain) if domain else []
     said = text  # the motive is what the user says, not a tool's name ("report card lost")
     for pattern in tools:
         said = pattern.sub(" ", said)
-    audit = TaskAudit(
+    return TaskAudit(
         task_id=task.id,
         domain=task.domain or (domain.name if domain else "?"),
-        kind=kind,
+        kind=task.variant.kind,
         tool_name=any(p.search(text) for p in tools),
         key_value_dump=len(_KEY_VALUE.findall(text)) >= 2,
         snake_case=bool(_SNAKE.search(_EMAIL.sub(" ", text))),
-        internal_id=_has_internal_id(text),
-        timestamp=bool(_TIMESTAMP.search(text)),
+        internal_id=has_internal_id(text),
+        timestamp=has_timestamp(text),
         motive=bool(_MOTIVE.search(said)),
         words=len(_reason(task).split()),
         repeated_gold=_repeated(task.gold_calls),
+        **kind_of(task).soundness(task, env),
     )
-    if kind == "ambiguous":
-        withheld = getattr(details_of(task), "withheld", None) or ""
-        audit.withheld_has_id_or_time = bool(
-            _has_internal_id(withheld) or _BARE_ID.search(withheld) or _TIMESTAMP.search(withheld)
-        )
-    if kind == "changing":
-        audit.strategy = getattr(details_of(task), "strategy", None)
-        if env is not None:
-            start = initial_environment(env, task)
-            final, _ = replay_calls(start, task.gold_calls)
-            audit.noop_gold = final.state_hash() == start.state_hash()
-    if kind == "infeasible":
-        audit.strategy = getattr(details_of(task), "strategy", None)
-        if env is not None:
-            audit.policy_only, audit.degenerate = _infeasible(task, env)
-    return audit
 
 
 def audit_tasks(
@@ -293,9 +236,10 @@ def _row(domain: str, kind: str, audits: list[TaskAudit]) -> dict[str, Any]:
         values = [getattr(a, column) for a in audits if getattr(a, column) is not None]
         row[column] = sum(values) / len(values) if values else None
     row["words"] = sum(a.words for a in audits) / len(audits) if audits else None
-    strategies = Counter(a.strategy for a in audits if a.kind == "changing" and a.strategy)
+    # the mix of construction strategies of one kind (an "all" row mixes kinds: no mix)
+    strategies = Counter(a.strategy for a in audits if a.strategy) if kind != "all" else Counter()
     total = sum(strategies.values())
-    row["changing_strategies"] = (
+    row["strategies"] = (
         {name: round(n / total, 3) for name, n in sorted(strategies.items())} if total else None
     )
     return row

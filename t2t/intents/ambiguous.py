@@ -40,7 +40,7 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
-from t2t.intents.text import mentions
+from t2t.intents.text import has_internal_id, has_timestamp, mentions
 from t2t.tasks.convert import describe_value, request_text
 
 __all__ = ["CLARIFY_TEXT", "Ambiguous", "AmbiguousDetails", "SlotRef", "parse_withheld"]
@@ -60,6 +60,9 @@ def _as_text(value: Any) -> Any:
 class SlotRef(BaseModel):
     arg: str | None = None
     element: int | None = None
+
+
+_ID_TOLD = re.compile(r"\(id [^)]+\)", re.I)  # the "(id X)" `_task` adds to a withheld fact
 
 
 class AmbiguousDetails(Details):
@@ -188,6 +191,17 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
 
     def user_script(self, task: Task, domain: Domain) -> UserScript:
         return _Reveal(self.details(task).withheld)
+
+    def user_texts(self, task: Task) -> list[str]:
+        withheld = self.details(task).withheld
+        return [withheld] if withheld else []
+
+    def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
+        """The strategy, and whether the withheld fact leaks an internal id, `(id …)` or a time."""
+        details = self.details(task)
+        withheld = details.withheld or ""
+        leaks = has_internal_id(withheld) or has_timestamp(withheld) or _ID_TOLD.search(withheld)
+        return {"strategy": details.strategy, "withheld_has_id_or_time": bool(leaks)}
 
     def probe_plan(
         self,

@@ -13,7 +13,7 @@ import random
 from typing import Any
 
 from t2t.core.environment import Domain, Environment
-from t2t.core.replay import ReplayResult
+from t2t.core.replay import ReplayResult, initial_environment, replay_calls
 from t2t.core.schema import Episode, Task, ToolCall
 from t2t.explore.walk import Candidate, Walk, WriteStep
 from t2t.intents.checks import actions_of, call_key, clean_replay
@@ -166,6 +166,19 @@ class Changing(KindHooks[ChangingDetails]):
         writes = [row for row in details.goal_a if domain.is_write(row["name"])]
         # the confirmation of goal A's own write
         return _Switch(_switch_text(details.stages), max(len(writes) - 1, 0))
+
+    def user_texts(self, task: Task) -> list[str]:
+        stages = self.details(task).stages
+        return [r for s in stages for r in s.get("requests") or [] if isinstance(r, str)]
+
+    def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
+        """The strategy, and whether the gold changes anything at all (a no-op change of mind)."""
+        facts: dict[str, Any] = {"strategy": self.details(task).strategy}
+        if env is not None:
+            start = initial_environment(env, task)
+            final, _ = replay_calls(start, task.gold_calls)
+            facts["noop_gold"] = final.state_hash() == start.state_hash()
+        return facts
 
     def probe_plan(
         self,

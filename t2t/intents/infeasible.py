@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from t2t.core.environment import Domain, Environment, canonical_json, normalize
-from t2t.core.replay import ReplayResult
+from t2t.core.replay import ReplayResult, initial_environment, replay_calls
 from t2t.core.schema import Episode, Task, ToolCall
 from t2t.explore.walk import Candidate, Walk, WriteStep, without_repeated_reads
 from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
@@ -167,6 +167,25 @@ class Infeasible(KindHooks[InfeasibleDetails]):
     def user_script(self, task: Task, domain: Domain) -> UserScript:
         return _InsistOnce() if self.details(task).refusable else UserScript()
 
+    def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
+        """The strategy; with the DB, whether only the policy forbids the request (the tool
+        accepts it after the gold) and whether it is degenerate (changes nothing, or moves a
+        value onto itself).
+        """
+        details = self.details(task)
+        facts: dict[str, Any] = {"strategy": details.strategy}
+        call = details.forbidden_call
+        if env is None or not call:
+            return facts
+        forbidden = ToolCall(name=call["name"], arguments=call.get("arguments") or {})
+        final, _ = replay_calls(initial_environment(env, task), task.gold_calls)
+        after = final.fork()
+        accepted = after.run(forbidden).ok
+        unchanged = accepted and after.state_hash() == final.state_hash()
+        facts["policy_only"] = accepted
+        facts["degenerate"] = unchanged or _self_move(forbidden.arguments)
+        return facts
+
     def probe_plan(
         self,
         probe: str,
@@ -285,3 +304,18 @@ def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int 
 
 def _ids(candidate: Candidate) -> dict[str, Any]:
     return {k: v for k, v in candidate.call.arguments.items() if k.endswith(("_id", "_ids"))}
+
+
+# Argument pairs that move or exchange a value: equal values mean the call moves it onto itself.
+_PAIRS = (("", "new_"), ("old_", "new_"), ("from_", "to_"), ("source_", "destination_"))
+
+
+def _self_move(arguments: dict[str, Any]) -> bool:
+    """Two paired arguments (item_ids/new_item_ids, from_x/to_x, …) carry the same value."""
+    for key, value in arguments.items():
+        for first, second in _PAIRS:
+            if key.startswith(first) and value not in (None, "", []):
+                other = second + key[len(first) :]
+                if other != key and arguments.get(other) == value:
+                    return True
+    return False

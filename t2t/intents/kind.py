@@ -174,6 +174,10 @@ class IntentKind(Protocol):
 
     def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]: ...
 
+    def user_texts(self, task: Task) -> list[str]: ...
+
+    def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]: ...
+
     def classify(
         self,
         episode: Episode,
@@ -222,6 +226,16 @@ class KindHooks(Generic[D]):
     def probe_closing(self, probe: str, task: Task) -> str | None:
         """What a probe says when its plan is done, instead of reporting success."""
         return None
+
+    def user_texts(self, task: Task) -> list[str]:
+        """The kind's own user-facing texts beyond the scenario (audited like the scenario)."""
+        return []
+
+    def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
+        """The kind's soundness facts for `t2t audit` (`TaskAudit` field → value); without
+        `env` (the task's DB) the ones that need a replay are left out.
+        """
+        return {}
 
     def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]:
         """The kind's reward components: `Reward` fields by name, or components of its own."""

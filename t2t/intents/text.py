@@ -9,7 +9,15 @@ from typing import Any
 
 from t2t.core.schema import Message, ToolCall
 
-__all__ = ["REFUSAL", "TRANSFER_TOOL", "first_person", "mentions", "refused"]
+__all__ = [
+    "REFUSAL",
+    "TRANSFER_TOOL",
+    "first_person",
+    "has_internal_id",
+    "has_timestamp",
+    "mentions",
+    "refused",
+]
 
 REFUSAL = re.compile(
     r"\b(cannot|can't|can not|unable to|not able to|not allowed|not permitted|not possible|"
@@ -18,6 +26,11 @@ REFUSAL = re.compile(
 """How an agent says no; the scripted user listens for the same words."""
 TRANSFER_TOOL = "transfer_to_human_agents"
 """The tool that hands the user to a human: a refusal the policy allows, and an episode's end."""
+
+_EMAIL = re.compile(r"\S+@\S+")
+# A lowercase prefix with underscores, then digits: acc_123, gift_card_1309715, jane_doe_42.
+_INTERNAL_ID = re.compile(r"\b[a-z]+(?:_[a-z]+)*_\d+\b")
+_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?")
 
 # A number with thousands separators, a decimal, or an integer: "1,234.50" → "1234.5".
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+\.\d+|\d+")
@@ -74,3 +87,15 @@ def refused(messages: list[Message], calls: list[ToolCall]) -> bool:
         for m in messages
     )
     return said_no or any(call.name == TRANSFER_TOOL for call in calls)
+
+
+def has_internal_id(text: str) -> bool:
+    """An id a customer would not know (acc_123, gift_card_1309715); emails and order numbers
+    such as #W5188661 are not.
+    """
+    return bool(_INTERNAL_ID.search(_EMAIL.sub(" ", text)))
+
+
+def has_timestamp(text: str) -> bool:
+    """An ISO date-time (2024-05-08T02:29:32), which no customer says."""
+    return bool(_TIMESTAMP.search(text))

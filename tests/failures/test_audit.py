@@ -141,7 +141,7 @@ def test_changing_noop_gold_and_strategy(env):
 
 
 def test_degenerate_self_exchange(env):
-    from t2t.failures.audit import _self_move
+    from t2t.intents.infeasible import _self_move
 
     assert _self_move({"item_ids": ["1"], "new_item_ids": ["1"]})
     assert _self_move({"from_account_id": "acc_1", "to_account_id": "acc_1"})
