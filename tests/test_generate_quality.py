@@ -4,7 +4,6 @@ undo themselves, requests only the policy forbids, output folders, stale chunks,
 import asyncio
 import json
 import random
-import re
 import shutil
 
 import pytest
@@ -44,11 +43,18 @@ def test_the_number_to_tell_is_the_same_before_and_after_the_writes():
             continue
         field = ask.removeprefix("the ").split(" of ")[0].replace(" ", "_")
         final, _ = replay_calls(env, base.gold_calls)
+        named = [  # the records the last request names (the question names them as people do)
+            v
+            for value in walk.steps[-1].candidate.call.arguments.values()
+            for v in (value if isinstance(value, list) else [value])
+            if isinstance(v, str)
+        ]
+        (number,) = base.evaluation_criteria.communicate_info
         for table in final.state.tables():
-            for key in re.findall(r"[\w#-]+", ask):
+            for key in named:
                 if key in final.state[table] and field in final.state[table][key]:
-                    number = str(final.state[table][key][field])
-                    assert base.evaluation_criteria.communicate_info == [number], (seed, ask)
+                    if str(final.state[table][key][field]) != number:
+                        continue
                     assert str(env.state[table][key][field]) == number, (seed, ask)
                     checked += 1
     assert checked >= 3  # about 1 in 40 walks asks about a named record
@@ -135,8 +141,8 @@ def test_model_calls_have_a_timeout(monkeypatch):
 
 @pytest.mark.parametrize("domain", ["retail", "airline"])
 def test_payment_methods_are_named_as_people_name_them(domain):
-    """ "your payment method (visa, last four 2613)", not its key; the key only when two of the
-    user's methods would read the same (two gift cards)."""
+    """As people name them ("your Visa ending in 2613"), never by key; by the digits that end
+    the key only when two of the user's methods would read the same (two gift cards)."""
     env, graph, pool = small(domain)
     named, keyed = 0, 0
     for seed in range(60):
@@ -158,11 +164,13 @@ def test_payment_methods_are_named_as_people_name_them(domain):
                 and {k: v for k, v in other.items() if isinstance(v, str) and k != "id"}
                 == described
             ]
-            if twins:
-                assert value in text, (seed, text)
+            assert value not in text, (seed, text)
+            if twins:  # two gift cards: told apart by the digits that end their numbers
+                assert f"ending in {value[-4:]}" in text, (seed, text)
                 keyed += 1
             else:
-                assert value not in text and "your payment" in text, (seed, text)
+                brand = str(methods[value].get("brand") or methods[value]["source"])
+                assert f"your {brand.replace('_', ' ')}".lower() in text.lower(), (seed, text)
                 named += 1
     assert named >= 3
 

@@ -18,6 +18,7 @@ from t2t.core.schema import Message, Task, UserInstructions
 from t2t.intents.kind import kind_of
 from t2t.intents.text import REFUSAL, first_person
 from t2t.llm.client import Completion, complete
+from t2t.tasks.phrasing import seeded_choice
 
 __all__ = [
     "OUT_OF_SCOPE",
@@ -72,6 +73,7 @@ _CONFIRM = re.compile(
 _IDENTITY = re.compile(r"\b(e-?mail|zip|postcode|name|user ?id|phone|date of birth|address)\b")
 _QUESTION = re.compile(r"[^.?!]*\?")  # one sentence that asks something
 _ANYTHING_ELSE = re.compile(r"\banything else\b")
+_GREETINGS = ("Hi.", "Hello!", "Hi there.", "Hello, good morning.", "Hey, thanks for picking up.")
 
 
 class ScriptedUser:
@@ -95,7 +97,8 @@ class ScriptedUser:
     def _opening(self) -> str:
         if self._instructions is None:
             return first_person(str(self.task.user_scenario.instructions))
-        return "Hi. " + first_person(self._instructions.reason_for_call)
+        greeting = seeded_choice(_GREETINGS, self.task.id)
+        return f"{greeting} {first_person(self._instructions.reason_for_call)}"
 
     def _respond(self, said: str) -> str:
         text = said.lower().replace("\u2019", "'")

@@ -20,7 +20,7 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -138,12 +138,18 @@ def _load_folder(folder: Path) -> Domain:
     return domain
 
 
-def domain_module(domain: Domain, name: str) -> types.ModuleType:
-    """A module of a folder domain (e.g. its `generate` for `TRAIN_SEED`), as the loader sees it."""
+@overload
+def domain_module(domain: Domain, name: str) -> types.ModuleType: ...
+@overload
+def domain_module(domain: Domain, name: str, *, optional: bool) -> types.ModuleType | None: ...
+def domain_module(domain: Domain, name: str, *, optional: bool = False) -> types.ModuleType | None:
+    """A module of a folder domain (e.g. its `generate` for `TRAIN_SEED`), as the loader sees it;
+    None for a missing `optional` one (a phrasebook).
+    """
     if domain.folder is None:
         raise DomainError(f"domain {domain.name!r} was not loaded from a folder")
     folder = Path(domain.folder)
-    module: types.ModuleType = _import(_package_for(folder), folder, name)
+    module: types.ModuleType | None = _import(_package_for(folder), folder, name, optional=optional)
     return module
 
 

@@ -196,9 +196,20 @@ def _repeated(calls: list[ToolCall]) -> bool:
     return any(n > 1 for n in seen.values())
 
 
+def _without_identity(task: Task, text: str) -> str:
+    """`text` without the user's own login values (τ²'s airline users quote their user id: it is
+    theirs to know, unlike the ids of the records behind it).
+    """
+    identity = task.variant.details.get("identity")
+    for value in identity.values() if isinstance(identity, dict) else ():
+        if isinstance(value, str) and value:
+            text = text.replace(value, " ")
+    return text
+
+
 def audit_task(task: Task, env: Environment | None = None) -> TaskAudit:
     """The metrics of one task; without `env` (its DB) the replay metrics stay None."""
-    text = task_text(task)
+    text = _without_identity(task, task_text(task))
     domain = env.domain if env is not None else None
     tools = _tool_patterns(domain) if domain else []
     said = text  # the motive is what the user says, not a tool's name ("report card lost")

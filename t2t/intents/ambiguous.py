@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator
 from t2t.core.environment import Domain, Environment
 from t2t.core.replay import ReplayResult
 from t2t.core.schema import Episode, Message, Task, ToolCall
-from t2t.explore.walk import Walk
+from t2t.explore.walk import Candidate, Walk
 from t2t.intents.checks import clean_replay, gold_actions
 from t2t.intents.kind import (
     Details,
@@ -40,8 +40,9 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
-from t2t.intents.text import has_internal_id, has_timestamp, mentions
-from t2t.tasks.convert import describe_value, request_text
+from t2t.intents.text import first_person, has_internal_id, has_timestamp, mentions
+from t2t.tasks import listing, spoken, words
+from t2t.tasks.convert import describe_value, name_of, request_text
 
 __all__ = ["CLARIFY_TEXT", "Ambiguous", "AmbiguousDetails", "SlotRef", "parse_withheld"]
 
@@ -76,6 +77,8 @@ class AmbiguousDetails(Details):
     candidates: OrEmptyList[Any] = []
     # what only the agent's question brings out
     withheld: Annotated[str | None, BeforeValidator(_as_text)] = None
+    # the values of `withheld` the agent must hear (older tasks: parsed from its text)
+    withheld_values: OrEmptyList[str] = []
     shared: OrEmptyDict = {}
 
     @property
@@ -97,6 +100,91 @@ def _named_before(walk: Walk) -> set[Any]:
 
 def _shared(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in a.items() if b.get(k) == v}
+
+
+def _knowable(value: Any) -> bool:
+    """A value a person knows and says: no internal id, no timestamp."""
+    text = str(value)
+    return bool(text) and not (has_internal_id(text) or has_timestamp(text))
+
+
+_NAMING_KEYS = ("name", "items")  # said as "the Desk Lamp", not "name Desk Lamp"
+
+
+def _said_values(key: str, value: Any) -> list[str]:
+    """The values in an attribute the user must say: each item of "A, B and 2 more"."""
+    if key != "items":
+        return [str(value)]
+    return [_AND_MORE.sub("", part).strip() for part in str(value).split(", ")]
+
+
+def _attributes_text(keys: list[str], attributes: dict[str, Any]) -> str:
+    """Attributes as a person lists them: "the Desk Lamp", "the one with material polyester"."""
+    if keys == ["name"]:
+        return f"the {spoken(attributes['name'])}"
+    parts = [
+        f"the {spoken(attributes[k])}"
+        if k in ("name", "items")
+        else f"{words(k)} {spoken(attributes[k])}"
+        for k in keys
+    ]
+    return f"the one with {listing(parts)}"
+
+
+def _withheld(
+    walk: Walk,
+    candidate: Candidate,
+    arg: str,
+    value: Any,
+    attributes: tuple[dict[str, Any], dict[str, Any]],
+    fitting: list[Any],
+    *,
+    said: str,
+) -> tuple[str, list[str]]:
+    """What tells `value` from the other candidates, as the user says it, and its values.
+
+    The fewest attributes a person knows (no ids, no timestamps) that rule every other candidate
+    out, none of which the user already `said` (an order named by its items names the item);
+    their own order or reservation number when nothing else does (people know those).
+
+    Raises:
+        Rejected: only an internal id tells the candidates apart.
+    """
+    mine, shared = attributes
+    theirs = {v: describe_value(walk, arg, v) for v in fitting}
+    usable = [
+        k
+        for k in mine
+        if k not in shared
+        and _knowable(mine[k])
+        and not any(mentions(said, v) for v in _said_values(k, mine[k]))
+    ]
+
+    def rules_out(keys: list[str]) -> bool:
+        return all(any(theirs[v].get(k) != mine[k] for k in keys) for v in fitting)
+
+    named = name_of(walk, candidate, arg, value)
+    if (
+        named
+        and _knowable(named)
+        and all(name_of(walk, candidate, arg, v) != named for v in fitting)
+    ):
+        said = [k for k in usable if mentions(named, mine[k])]
+        if said and rules_out(said):  # the phrasebook's name tells it apart: "your PayPal"
+            return named, [str(mine[k]) for k in said]
+    chosen: list[str] = []
+    for key in usable:
+        if rules_out(chosen):
+            break
+        if not rules_out([*chosen, key]) and all(theirs[v].get(key) == mine[key] for v in fitting):
+            continue  # rules nothing out
+        chosen.append(key)
+    if chosen and rules_out(chosen):
+        values = [v for k in chosen for v in _said_values(k, mine[k])]
+        return _attributes_text(chosen, mine), values
+    if value in walk.profile_values and _knowable(value):
+        return f"the one with number {value}", [str(value)]
+    raise Rejected("only an internal id tells the candidates apart")
 
 
 class Ambiguous(KindHooks[AmbiguousDetails]):
@@ -137,13 +225,14 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
         mine = describe_value(walk, slot.arg, value)
         shared = _shared(mine, describe_value(walk, slot.arg, others[0]))
         fitting = [v for v in others if _shared(mine, describe_value(walk, slot.arg, v)) == shared]
-        withheld = {k: v for k, v in mine.items() if k not in shared}
         step = walk.steps[-1]
         vague_request = request_text(walk, step.candidate, vague={slot.arg: (slot.element, shared)})
-        told = ", ".join(f"{k}: {v}" for k, v in withheld.items())
-        if value in walk.profile_values or not told:  # their own order number, not an item id
-            told = f"{told} (id {value})" if told else f"the one with id {value}"
-        noun = slot.arg.removesuffix("_ids").removesuffix("_id").replace("_", " ")
+        said = " ".join([*base.variant.details["requests"][:-1], vague_request])
+        told, values = _withheld(
+            walk, step.candidate, slot.arg, value, (mine, shared), fitting, said=said
+        )
+        noun = re.sub(r"^(?:new|old|from|to)_", "", slot.arg)
+        noun = noun.removesuffix("_ids").removesuffix("_id").replace("_", " ")
         return derive_task(
             base,
             "ambiguous",
@@ -151,7 +240,7 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
             requests=[vague_request],
             instructions=(
                 f"You did not say which {noun} you mean. "
-                f"Only if the agent asks which one, tell it: {told}."
+                f"Only if the agent asks which one, say that you mean {told}."
             ),
             details=AmbiguousDetails(
                 strategy=slot.strategy,
@@ -159,6 +248,7 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
                 gold_value=value,
                 candidates=[value, *fitting],
                 withheld=told,
+                withheld_values=values,
                 shared=shared,
             ).model_dump(),
         )
@@ -230,7 +320,8 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
         messages = context.messages
         before = messages if asked_by is None else messages[:asked_by]
         heard = [m.content for m in before if m.role == "user" and m.content]
-        return {"clarified_ok": _told(str(details.withheld), details.gold_value, heard)}
+        values = details.withheld_values or parse_withheld(str(details.withheld))
+        return {"clarified_ok": _told(values, details.gold_value, heard)}
 
     def classify(
         self,
@@ -260,7 +351,10 @@ class _Reveal(UserScript):
     def on_question(self, text: str, questions: str) -> str | None:
         if self.withheld and not self.revealed and _WHICH.search(questions):
             self.revealed = True
-            return f"I mean the one with {self.withheld}."
+            told = self.withheld  # older tasks hold bare "key: value" facts
+            if ":" in told:
+                told = f"the one with {told}"
+            return f"I mean {first_person(told)}."
         return None
 
 
@@ -323,11 +417,10 @@ def parse_withheld(text: str) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def _told(withheld: str, gold_value: Any, texts: list[str]) -> bool:
+def _told(values: list[str], gold_value: Any, texts: list[str]) -> bool:
     """The withheld fact reached the agent: all its values, or the gold value, were said."""
     if gold_value is not None and any(mentions(t, gold_value) for t in texts):
         return True
-    values = parse_withheld(withheld)
     return bool(values) and all(any(mentions(t, v) for t in texts) for v in values)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from t2t.core.environment import Environment
 from t2t.core.schema import Action, Task, ToolCall, UserInstructions, Variant
 from t2t.explore.walk import Candidate, Walk, WriteStep
-from t2t.tasks.convert import actions_from
+from t2t.tasks.convert import actions_from, ask_text, reason_for_call
 
 __all__ = [
     "Rejected",
@@ -201,9 +201,9 @@ def derive_task(
         task.evaluation_criteria.communicate_info = []
         task.evaluation_criteria.reward_basis = ["DB"]
     assert isinstance(user, UserInstructions), "a variant needs structured user instructions"
-    user.reason_for_call = "You want to " + "; then ".join([*earlier, *requests]) + "."
+    user.reason_for_call = reason_for_call([*earlier, *requests], seed=base.provenance.seed or 0)
     if ask:
-        user.reason_for_call += f" Also ask the agent for {ask}."
+        user.reason_for_call += f" {ask_text(ask)}"
     user.task_instructions += " " + instructions
     task.id = base.id.removesuffix("-base") + f"-{kind}"
     if actions is not None:

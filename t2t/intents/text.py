@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from t2t.core.schema import Message, ToolCall
+from t2t.tasks.phrasing import has_internal_id, has_timestamp, spoken_date
 
 __all__ = [
     "REFUSAL",
@@ -27,10 +28,6 @@ REFUSAL = re.compile(
 TRANSFER_TOOL = "transfer_to_human_agents"
 """The tool that hands the user to a human: a refusal the policy allows, and an episode's end."""
 
-_EMAIL = re.compile(r"\S+@\S+")
-# A lowercase prefix with underscores, then digits: acc_123, gift_card_1309715, jane_doe_42.
-_INTERNAL_ID = re.compile(r"\b[a-z]+(?:_[a-z]+)*_\d+\b")
-_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?")
 
 # A number with thousands separators, a decimal, or an integer: "1,234.50" → "1234.5".
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+\.\d+|\d+")
@@ -62,13 +59,19 @@ def mentions(text: str, value: Any) -> bool:
     """Whether `value` occurs in `text` as whole words, case-insensitive, numbers normalised.
 
     "$1,234.50", "1234.5" and "1234.50" all mention 1234.5; "123" does not mention "12", and
-    neither does "12.5".
+    neither does "12.5". An ISO date is also mentioned as people say it: "May 3, 2024" mentions
+    2024-05-03, and so does "May 3" (a year is rarely said of this year's trip).
     """
-    needle = _normalize_text(str(value))
-    if not needle:
-        return False
-    pattern = r"(?<!\w)(?<!\d\.)" + re.escape(needle) + r"(?!\w)(?!\.\d)"
-    return re.search(pattern, _normalize_text(text)) is not None
+    said = _normalize_text(text)
+    forms = [str(value)]
+    if isinstance(value, str) and (spoken := spoken_date(value)) != value:
+        forms += [spoken, spoken_date(value, year=False)]
+    for form in forms:
+        needle = _normalize_text(form)
+        pattern = r"(?<!\w)(?<!\d\.)" + re.escape(needle) + r"(?!\w)(?!\.\d)"
+        if needle and re.search(pattern, said) is not None:
+            return True
+    return False
 
 
 def first_person(text: str) -> str:
@@ -87,15 +90,3 @@ def refused(messages: list[Message], calls: list[ToolCall]) -> bool:
         for m in messages
     )
     return said_no or any(call.name == TRANSFER_TOOL for call in calls)
-
-
-def has_internal_id(text: str) -> bool:
-    """An id a customer would not know (acc_123, gift_card_1309715); emails and order numbers
-    such as #W5188661 are not.
-    """
-    return bool(_INTERNAL_ID.search(_EMAIL.sub(" ", text)))
-
-
-def has_timestamp(text: str) -> bool:
-    """An ISO date-time (2024-05-08T02:29:32), which no customer says."""
-    return bool(_TIMESTAMP.search(text))

@@ -3,6 +3,18 @@ task sets on disk, and τ²-bench interop.
 """
 
 from t2t.tasks.convert import convert_walk, request_text
+from t2t.tasks.phrasing import (
+    Mention,
+    Phrasebook,
+    last_digits,
+    listing,
+    money,
+    payment_method,
+    phrasebook_of,
+    spoken,
+    spoken_date,
+    words,
+)
 from t2t.tasks.rewrite import (
     JUDGE_CRITERIA,
     judge_task,
@@ -17,17 +29,27 @@ from t2t.tasks.tau2 import read_tau2_tasks, replay_tau2_tasks, task_to_tau2, wri
 
 __all__ = [
     "JUDGE_CRITERIA",
+    "Mention",
+    "Phrasebook",
     "convert_walk",
     "judge_task",
     "judge_task_async",
     "keep_by_judge",
+    "last_digits",
+    "listing",
+    "money",
+    "payment_method",
     "open_task_set",
+    "phrasebook_of",
     "read_tau2_tasks",
     "replay_tau2_tasks",
     "request_text",
     "rewrite_task",
     "rewrite_task_async",
+    "spoken",
+    "spoken_date",
     "task_to_tau2",
     "with_judge_scores",
+    "words",
     "write_tau2_tasks",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from t2t.core.environment import canonical_json
 from t2t.core.schema import (
     Action,
     EvaluationCriteria,
@@ -24,6 +25,15 @@ from t2t.core.schema import (
 )
 from t2t.explore.facts import describe_record
 from t2t.explore.walk import Candidate, Walk
+from t2t.tasks.phrasing import (
+    Mention,
+    Phrasebook,
+    has_timestamp,
+    listing,
+    phrasebook_of,
+    seeded_choice,
+    spoken,
+)
 
 __all__ = [
     "GENERATOR",
@@ -31,7 +41,10 @@ __all__ = [
     "convert_walk",
     "describe_value",
     "humanize",
+    "ask_text",
     "identity_text",
+    "name_of",
+    "reason_for_call",
     "request_text",
 ]
 
@@ -127,13 +140,199 @@ def request_text(
     vague: dict[str, tuple[int | None, dict[str, Any]]] | None = None,
     version: int | None = None,
 ) -> str:
-    """One request in words; `vague` names an argument (or one element of it) only by `shared`
-    attributes, as an ambiguous user does.
+    """One request in words (second person, with its motive when the domain's phrasebook has
+    one); `vague` names an argument (or one element of it) only by `shared` attributes, as an
+    ambiguous user does.
     """
+    book = phrasebook_of(walk.env.domain)
+    if book is not None and candidate.call.name in book.asks:
+        return _natural_request(walk, candidate, book, vague, version)
+    return _generic_request(walk, candidate, vague, version)
+
+
+def _said(walk: Walk, candidate: Candidate, arg: str, value: Any) -> bool:
+    """Whether the user says this value in a request (identity values are told apart)."""
+    origin = candidate.origins.get(arg, "lookup")
+    return not (origin == "identity" or walk.identity.get(arg) == value or value == walk.user_id)
+
+
+def _record(walk: Walk, arg: str, value: Any, version: int | None) -> dict[str, Any] | None:
+    when = len(walk.steps) - 1 if version is None else version
+    return walk.book.record_of(value, arg, rank=walk.read_rank(when))
+
+
+def _mention(
+    walk: Walk,
+    arg: str,
+    value: Any,
+    version: int | None,
+    *,
+    partner: Any = None,
+    container: dict[str, Any] | None = None,
+) -> Mention:
+    """`value` of `arg` with its record, the user's other records and what it replaces."""
+    record = _record(walk, arg, value, version) if isinstance(value, str | int) else None
+    if record is None and isinstance(value, dict):  # {flight_number, date}: find the flight
+        for key, inner in value.items():
+            if isinstance(inner, str) and (record := _record(walk, key, inner, version)):
+                break
+    line = _line_of(container, value)
+    if line is not None:  # an order's line names the item: the catalog entry does not
+        record = {**(record or {}), **line}
+    partner_record = _record(walk, _partner_arg(arg), partner, version) if partner else None
+    if partner is not None and (partner_line := _line_of(container, partner)) is not None:
+        partner_record = {**(partner_record or {}), **partner_line}
+    entries = [f for f in walk.own.matching(arg) if f.own and f.record is not None]
+    own = any(f.value == value for f in entries) or (
+        record is not None and walk.user_id in record.values()  # it names its owner: them
+    )
+    others = {f.value: f.record for f in entries if f.value != value and f.record is not None}
+    return Mention(
+        arg=arg,
+        value=value,
+        record=record,
+        own=own,
+        others=tuple(others.values()),
+        partner=partner_record,
+        container=container,
+    )
+
+
+def _line_of(container: dict[str, Any] | None, value: Any) -> dict[str, Any] | None:
+    """The entry of a list in `container` that holds `value` (an order's line for an item id)."""
+    for inner in (container or {}).values():
+        if isinstance(inner, list):
+            for entry in inner:
+                if isinstance(entry, dict) and value in entry.values():
+                    return entry
+    return None
+
+
+def _partner_arg(arg: str) -> str:
+    """`new_item_ids` replaces `item_ids`."""
+    return arg.removeprefix("new_")
+
+
+def _natural_request(
+    walk: Walk,
+    candidate: Candidate,
+    book: Phrasebook,
+    vague: dict[str, tuple[int | None, dict[str, Any]]] | None,
+    version: int | None,
+) -> str:
+    call = candidate.call
+    arguments = call.arguments
+    container = _container(walk, candidate, version)
+    mentions: dict[str, Mention] = {}
+    slots: dict[str, str] = {}
+    for arg, value in arguments.items():
+        if not _said(walk, candidate, arg, value):
+            continue
+        if isinstance(value, list):
+            partners = arguments.get(_partner_arg(arg)) if arg != _partner_arg(arg) else None
+            parts = [
+                _mention(
+                    walk,
+                    arg,
+                    item,
+                    version,
+                    partner=partners[i]
+                    if isinstance(partners, list) and i < len(partners)
+                    else None,
+                    container=container,
+                )
+                for i, item in enumerate(value)
+            ]
+            named = [_named(book, m) for m in parts]
+            if vague and arg in vague:
+                element, shared = vague[arg]
+                hazy = _hazy(book, parts[element or 0], shared)
+                named = (
+                    [hazy] if element is None else [*named[:element], hazy, *named[element + 1 :]]
+                )
+            mentions[arg] = parts[0] if parts else Mention(arg, value)
+            slots[arg] = listing(named)
+            continue
+        mention = _mention(walk, arg, value, version, container=container)
+        mentions[arg] = mention
+        if vague and arg in vague:
+            slots[arg] = _hazy(book, mention, vague[arg][1])
+        else:
+            slots[arg] = _named(book, mention)
+    slots.update({name: derive(arguments, slots) for name, derive in book.derived.items()})
+    ask = seeded_choice(book.asks[call.name], call.name, canonical_json(arguments))
+    ask = ask.format_map(_Slots(slots))
+    motives = book.motives_for(call.name, arguments, mentions)
+    if not motives:
+        return ask
+    why = seeded_choice(motives, "why", call.name, canonical_json(arguments))
+    return f"{ask}, {why}" if "," in ask else f"{ask} {why}"
+
+
+def _container(walk: Walk, candidate: Candidate, version: int | None) -> dict[str, Any] | None:
+    """The record a request is about (the order whose items it names)."""
+    for arg, value in candidate.call.arguments.items():
+        if arg.endswith("_id") and isinstance(value, str) and _said(walk, candidate, arg, value):
+            return _record(walk, arg, value, version)
+    return None
+
+
+def name_of(walk: Walk, candidate: Candidate, arg: str, value: Any) -> str | None:
+    """How the user names one value of a request's argument, if the phrasebook says how."""
+    book = phrasebook_of(walk.env.domain)
+    if book is None or arg not in book.names:
+        return None
+    partners = candidate.call.arguments.get(_partner_arg(arg)) if arg != _partner_arg(arg) else None
+    values = candidate.call.arguments.get(arg)
+    index = values.index(value) if isinstance(values, list) and value in values else None
+    partner = partners[index] if isinstance(partners, list) and index is not None else None
+    container = _container(walk, candidate, None)
+    return _named(book, _mention(walk, arg, value, None, partner=partner, container=container))
+
+
+class _Slots(dict[str, str]):
+    """Template values; a placeholder the request has no value for reads as nothing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _named(book: Phrasebook, mention: Mention) -> str:
+    namer = book.names.get(mention.arg)
+    return namer(mention) if namer else spoken(mention.value)
+
+
+def _hazy(book: Phrasebook, mention: Mention, shared: dict[str, Any]) -> str:
+    """A value named only by what it shares with the other candidates ("one of your orders")."""
+    noun = _noun(mention.arg)
+    values = [
+        spoken(v)
+        for k, v in shared.items()
+        if not has_timestamp(str(v)) and k not in _UNSAID and v not in _NORMAL_STATES
+    ]
+    if mention.partner is not None:  # another option of the product it replaces
+        name = mention.partner.get("name") or noun
+        return f"a {name} in {listing(values)}" if values else f"another {name}"
+    if not mention.own and mention.arg.startswith(("new_", "to_")):
+        return f"a {noun} ({', '.join(values)})" if values else f"a {noun}"
+    return f"one of your {' '.join([*values, noun])}s"
+
+
+_UNSAID = ("currency",)  # what every record shares: nobody names an account by it
+_NORMAL_STATES = ("active", "open", "posted", "available")  # said only when it is not so
+
+
+def _generic_request(
+    walk: Walk,
+    candidate: Candidate,
+    vague: dict[str, tuple[int | None, dict[str, Any]]] | None,
+    version: int | None,
+) -> str:
+    """The wording for a domain without a phrasebook: the tool's name and the attributes."""
     parts = []
     for arg, value in candidate.call.arguments.items():
         origin = candidate.origins.get(arg, "lookup")
-        if origin == "identity" or walk.identity.get(arg) == value or value == walk.user_id:
+        if not _said(walk, candidate, arg, value):
             continue
         if vague and arg in vague:
             element, shared = vague[arg]
@@ -152,18 +351,58 @@ def request_text(
     return f"{humanize(candidate.call.name)}: " + ", ".join(parts)
 
 
+_OPENINGS = ("You want to", "You are calling to", "You need to", "You would like to")
+_THEN = ("You also want to", "After that, you want to", "Then you also need to")
+
+
+def reason_for_call(requests: list[str], *, seed: int = 0) -> str:
+    """Requests as the scenario's reason for calling: "You want to A. You also want to B."."""
+    sentences = [
+        f"{seeded_choice(_OPENINGS if i == 0 else _THEN, seed, i)} {request}."
+        for i, request in enumerate(requests)
+    ]
+    return " ".join(sentences)
+
+
+def ask_text(question: str) -> str:
+    """The user's question about a number: "You also want to know the price of …"."""
+    return f"You also want to know {question}."
+
+
 def identity_text(walk: Walk) -> str:
-    known = ", ".join(f"your {humanize(k)} is {v}" for k, v in walk.identity.items())
-    return known[0].upper() + known[1:] + "." if known else ""
+    """What the user tells to prove who they are: "Your name is Ann Lee and your zip code is …"."""
+    identity = dict(walk.identity)
+    parts = []
+    first, last = identity.pop("first_name", None), identity.pop("last_name", None)
+    if first or last:
+        parts.append(f"your name is {' '.join(str(n) for n in (first, last) if n)}")
+    for key, value in identity.items():
+        label = _IDENTITY_LABELS.get(key, humanize(key))
+        parts.append(f"your {label} is {value}")
+    text = listing(parts)
+    return text[0].upper() + text[1:] + "." if text else ""
 
 
-def _lookups(walk: Walk, writes: list[Candidate]) -> list[str]:
-    names = []
+_IDENTITY_LABELS = {"zip": "zip code", "dob": "date of birth", "email": "email address"}
+
+
+def _unknown_text(walk: Walk, writes: list[Candidate]) -> str | None:
+    """What the user cannot say and the agent must look up: "the item numbers", …"""
+    book = phrasebook_of(walk.env.domain)
+    names: list[str] = []
     for write in writes:
         for arg, origin in write.origins.items():
-            if origin == "lookup" and humanize(arg) not in names:
-                names.append(humanize(arg))
-    return names
+            if origin != "lookup":
+                continue
+            if book is not None:  # what the phrasebook does not name, the user says
+                if arg not in book.unknown:
+                    continue
+                name = book.unknown[arg]
+            else:
+                name = f"the {humanize(arg)}"
+            if name not in names:
+                names.append(name)
+    return f"You do not know {listing(names)}." if names else None
 
 
 def _communicate(walk: Walk, write: Candidate, rng: random.Random) -> tuple[str, str] | None:
@@ -183,7 +422,9 @@ def _communicate(walk: Walk, write: Candidate, rng: random.Random) -> tuple[str,
                 if key in changed or not isinstance(number, int | float):
                     continue
                 if any(hint in key for hint in _NUMERIC_HINTS):
-                    what = _phrase(walk, arg, item, "lookup", None, None)
+                    what = name_of(walk, write, arg, item) or _phrase(
+                        walk, arg, item, "lookup", None, None
+                    )
                     options.append((f"the {humanize(key)} of {what}", number))
     if not options or rng.random() >= _COMMUNICATE_SHARE:
         return None
@@ -231,13 +472,12 @@ def convert_walk(walk: Walk, *, task_id: str, seed: int) -> Task:
     writes = [step.candidate for step in walk.steps]
     requests = [request_text(walk, w, version=k) for k, w in enumerate(writes)]
     communicate = _communicate(walk, writes[-1], rng)
-    asks = f" Also ask the agent for {communicate[0]}." if communicate else ""
-    lookups = _lookups(walk, writes)
+    asks = f" {ask_text(communicate[0])}" if communicate else ""
     instructions = UserInstructions(
         domain=walk.domain_name,
-        reason_for_call="You want to " + "; then ".join(requests) + "." + asks,
+        reason_for_call=reason_for_call(requests, seed=seed) + asks,
         known_info=identity_text(walk),
-        unknown_info=(f"You do not know the {', '.join(lookups)}." if lookups else None),
+        unknown_info=_unknown_text(walk, writes),
         task_instructions=_INSTRUCTIONS,
     )
     calls = walk.calls_for(walk.base_writes())

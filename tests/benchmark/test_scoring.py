@@ -188,9 +188,9 @@ def test_the_fact_may_come_in_pieces(task_set, env):
     task = next(
         t
         for t in tasks_of(task_set, "ambiguous")
-        if len(parse_withheld(t.variant.details["withheld"])) >= 2
+        if len(t.variant.details["withheld_values"]) >= 2
     )
-    values = parse_withheld(task.variant.details["withheld"])
+    values = task.variant.details["withheld_values"]
     pieces = evaluate_episode(task, conversation(task.gold_calls, user=values), env)
     assert pieces.clarified_ok is True
     partial = evaluate_episode(task, conversation(task.gold_calls, user=values[:-1]), env)

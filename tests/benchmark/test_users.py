@@ -19,7 +19,7 @@ GREETING = "Hi! How can I help you today?"
 IDENTITY_QUESTION = "Could you give me your email?"
 ANYTHING_ELSE = "Your request is complete. Is there anything else I can help you with?"
 KINDS = ("base", "ambiguous", "changing", "infeasible")
-_PRONOUNS = {"you", "your", "yours", "i", "my", "mine"}
+_PRONOUNS = {"you", "your", "yours", "i", "my", "mine", "are", "am"}  # "you are" → "I am"
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +73,8 @@ def test_opening_states_the_request_in_the_first_person(task_set, kind):
     task = _of_kind(task_set, kind)[0]
     opening = Dialogue(task, task_set[1].domain).opening
     reason = task.user_scenario.instructions.reason_for_call
-    assert reason.startswith("You want")  # the scenario is second person...
-    assert "I want to" in opening  # ...the user speaks for itself
+    assert re.match(r"You (want|are calling|need|would like) to ", reason)  # second person...
+    assert re.search(r"\bI (want|am calling|need|would like) to ", opening)  # ...first person
     assert not re.search(r"\byou(rs?)?\b", opening, re.I), opening
     assert _words(reason) <= _words(opening)
     assert STOP not in opening

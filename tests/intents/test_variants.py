@@ -193,7 +193,7 @@ def test_ambiguous_tasks_are_not_rewarded_for_telling_anything(built):
         criteria = task.evaluation_criteria
         assert criteria.communicate_info == [] and criteria.reward_basis == ["DB"], task.id
         assert task.variant.details["ask"] is None
-        assert "Also ask the agent" not in task.user_scenario.instructions.reason_for_call
+        assert "also want to know" not in task.user_scenario.instructions.reason_for_call
 
 
 def _pairs(text: str) -> set[str]:

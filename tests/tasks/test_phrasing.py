@@ -1,0 +1,114 @@
+"""Phrasebooks: the helpers, the contract every built-in domain's phrasebook keeps, the fallback."""
+
+import shutil
+import string
+
+import pytest
+
+import t2t
+from t2t.explore import build_tool_graph, explore_offline
+from t2t.explore.values import ValuePool
+from t2t.intents.text import mentions
+from t2t.tasks import (
+    Mention,
+    convert_walk,
+    last_digits,
+    listing,
+    money,
+    payment_method,
+    phrasebook_of,
+    request_text,
+    spoken_date,
+)
+
+DOMAINS = t2t.builtin_domains()
+
+
+def test_values_are_spoken_as_people_write_them():
+    assert money(32.16) == "$32.16"
+    assert money(1500) == "$1,500"
+    assert money(-4443.7) == "-$4,443.70"
+    assert spoken_date("2024-05-03") == "May 3, 2024"
+    assert spoken_date("2024-05-03", year=False) == "May 3"
+    assert spoken_date("2024-02-30") == "2024-02-30"  # not a date: left alone
+    assert listing(["a"]) == "a"
+    assert listing(["a", "b", "c"]) == "a, b and c"
+    assert last_digits("acc_9846861") == "6861"
+
+
+def test_payment_methods_are_named_by_brand_and_digits_or_by_their_number_when_twins():
+    card = {"source": "credit_card", "brand": "visa", "last_four": "1076"}
+    assert payment_method(Mention("p", "credit_card_1", card)) == "your Visa ending in 1076"
+    gift = {"source": "gift_card"}
+    assert payment_method(Mention("p", "gift_card_1309715", gift)) == "your gift card"
+    twin = Mention("p", "gift_card_1309715", gift, others=({"source": "gift_card"},))
+    assert payment_method(twin) == "your gift card ending in 9715"
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+def test_every_write_has_templates_that_name_only_its_arguments(name):
+    domain = t2t.load_domain(name)
+    book = phrasebook_of(domain)
+    assert book is not None, f"{name} has no phrasebook"
+    for tool in domain.write_tools:
+        templates = book.asks.get(tool)
+        assert templates, f"{name}: no way to ask for {tool}"
+        arguments = set(domain.tools[tool].openai_schema()["function"]["parameters"]["properties"])
+        for template in templates:
+            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+            assert fields <= arguments | set(book.derived), (tool, fields - arguments)
+    for key in book.motives:
+        assert key.split(":")[0] in domain.write_tools, key
+
+
+def _walks(name, count):
+    domain = t2t.load_domain(name)
+    db = domain.generate_db(seed=0, **domain.scales["small"])
+    env = domain.environment(db)
+    graph, pool = build_tool_graph(env), ValuePool(db)
+    for seed in range(count):
+        walk = explore_offline(env, graph, pool, seed=seed)
+        if walk is not None:
+            yield seed, walk
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+def test_every_value_the_user_chooses_is_in_the_request(name):
+    """A new address, an amount, a passenger: the agent can only hear them from the user."""
+    checked = 0
+    for seed, walk in _walks(name, 40):
+        for step in walk.steps:
+            text = request_text(walk, step.candidate)
+            for arg, origin in step.candidate.origins.items():
+                value = step.candidate.call.arguments[arg]
+                if origin != "free" or value in ("", None) or isinstance(value, bool):
+                    continue
+                for leaf in value if isinstance(value, list) else [value]:
+                    for item in leaf.values() if isinstance(leaf, dict) else [leaf]:
+                        assert mentions(text, item), (seed, arg, item, text)
+                        checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize("name", DOMAINS)
+def test_requests_give_a_motive_and_read_the_same_for_the_same_call(name):
+    for seed, walk in _walks(name, 15):
+        task = convert_walk(walk, task_id="w-base", seed=seed)
+        again = convert_walk(walk, task_id="w-base", seed=seed + 1)
+        assert task.variant.details["requests"] == again.variant.details["requests"]
+        for request in task.variant.details["requests"]:
+            assert " because " in request or " since " in request or " as " in request, request
+
+
+def test_a_domain_without_a_phrasebook_keeps_the_generic_wording(tmp_path):
+    folder = tmp_path / "shop"
+    shutil.copytree(t2t.load_domain("retail").folder, folder)
+    (folder / "phrasebook.py").unlink()
+    domain = t2t.load_domain(str(folder))
+    assert phrasebook_of(domain) is None
+    db = domain.generate_db(seed=0, **domain.scales["small"])
+    env = domain.environment(db)
+    graph, pool = build_tool_graph(env), ValuePool(db)
+    walk = next(w for s in range(20) if (w := explore_offline(env, graph, pool, seed=s)))
+    text = request_text(walk, walk.steps[0].candidate)
+    assert text.startswith(walk.steps[0].candidate.call.name.replace("_", " ") + ":"), text
