@@ -340,7 +340,12 @@ def _bags_due(db: State, call: ToolCall) -> tuple[int, int, int, str] | None:
     if cabin not in allowance or user is None:
         return None
     free = allowance[cabin] * count
-    return total, nonfree, max(0, total - free), f"{free} free ({user['membership']} member, {count} × {cabin})"
+    return (
+        total,
+        nonfree,
+        max(0, total - free),
+        f"{free} free ({user['membership']} member, {count} × {cabin})",
+    )
 
 
 @rule("book_reservation", "update_reservation_baggages")
