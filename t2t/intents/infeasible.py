@@ -198,7 +198,7 @@ class Infeasible(KindHooks[InfeasibleDetails]):
                     [walk.calls[showing].model_dump(exclude={"id"})] if showing is not None else []
                 ),
                 refusal_source=source,
-                hidden=hidden_keys(step.before, forbidden.call, rule, reason),
+                hidden=hidden_keys(step.before, forbidden.call, rule),
             ).model_dump(),
         )
 

@@ -12,6 +12,7 @@ the tool refuses as well.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from t2t.core.environment import Domain, Environment, State
@@ -233,24 +234,55 @@ def _not_in_record(state: State, arguments: dict[str, Any]) -> str | None:
     return None
 
 
-def hidden_keys(env: Environment, call: ToolCall, rule: str, reason: str) -> list[str]:
-    """Attributes of the records `call` names whose values the refusal's reason rests on."""
+def hidden_keys(env: Environment, call: ToolCall, rule: str) -> list[str]:
+    """The attributes the refusal rests on: the plain values (no ids) the broken rule reads from
+    the records, e.g. an order's `status`; for `own_records`, the record's user field.
+    """
     if rule == OWN_RECORDS:
         key = user_key(env)
         return [key] if key else []
-    state, hidden = env.state, set()
-    for arg, value in call.arguments.items():
-        table = table_of(state, value) if arg.endswith("_id") else None
-        record = state[table][value] if table else None
-        if not isinstance(record, dict):
-            continue
-        for field, shown in record.items():
-            if field.endswith(("_id", "_ids")) or isinstance(shown, bool | dict | list):
-                continue
-            texts = {str(shown)} | ({f"{shown:,.2f}"} if isinstance(shown, int | float) else set())
-            if any(len(t) >= 3 and t in reason for t in texts):
-                hidden.add(field)
-    return sorted(hidden)
+    check = next((r.check for r in env.domain.rules if r.name == rule), None)
+    if check is None:
+        return []
+    read: set[str] = set()
+    try:
+        check(_Traced(env.state, read), call)
+    except Exception:  # noqa: BLE001 - a rule that needs real records: nothing is recorded
+        return []
+    return sorted(k for k in read if not k.endswith(_ID_SUFFIXES) and k != "id")
+
+
+_ID_SUFFIXES = ("_id", "_ids", "_number")
+
+
+class _Traced(Mapping[str, Any]):
+    """A read-only view of a state, a table or a record that notes which plain fields are read."""
+
+    def __init__(self, data: Any, read: set[str]) -> None:
+        self._data, self._read = data, read
+
+    def __getitem__(self, key: str) -> Any:
+        return self._wrap(key, self._data[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def tables(self) -> list[str]:
+        return list(self._data.tables())
+
+    def _wrap(self, key: str, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return _Traced(value, self._read)
+        if isinstance(value, list):
+            return [_Traced(v, self._read) if isinstance(v, Mapping) else v for v in value]
+        self._read.add(key)
+        return value
 
 
 # Argument pairs that move or exchange a value: equal values mean the call moves it onto itself.
