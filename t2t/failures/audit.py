@@ -107,6 +107,7 @@ AUDIT_COLUMNS: dict[str, str] = {
     "policy_only": "infeasible: the tool accepts the forbidden call, only the policy forbids it",
     "degenerate": "infeasible: a request no customer makes (changes nothing, moves a value onto "
     "itself, a value outside the allowed set, an impossible count, an item not in the record)",
+    "states_hidden": "infeasible: the request states a fact the refusal rests on (`hidden`)",
     "change_of_mind": "changing: the user changes their mind (not only adds a second request)",
     "noop_gold": "changing: the gold actions leave the initial state unchanged",
     "withheld_has_id_or_time": "ambiguous: the withheld fact has an internal id or a timestamp",
@@ -136,6 +137,7 @@ class TaskAudit(BaseModel):
     refusal_source: str | None = None
     policy_only: bool | None = None
     degenerate: bool | None = None
+    states_hidden: bool | None = None
     strategy: str | None = None
     change_of_mind: bool | None = None
     noop_gold: bool | None = None
@@ -335,6 +337,7 @@ _SHORT = {
     "labelled": "label",
     "policy_only": "pol_only",
     "degenerate": "degen",
+    "states_hidden": "leak",
     "change_of_mind": "mind",
     "noop_gold": "noop",
     "withheld_has_id_or_time": "wh_id",

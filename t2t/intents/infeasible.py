@@ -23,7 +23,7 @@ from typing import Any
 
 from t2t.core.environment import Domain, Environment, canonical_json, normalize
 from t2t.core.replay import ReplayResult, initial_environment, replay_calls
-from t2t.core.schema import Episode, Task, ToolCall
+from t2t.core.schema import Episode, Task, ToolCall, UserInstructions
 from t2t.explore.walk import Candidate, Walk, WriteStep, without_repeated_reads
 from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
 from t2t.intents.kind import (
@@ -54,6 +54,7 @@ from t2t.intents.sound import (
     own_records_rule,
     owner_of,
     refusal_source,
+    stated_facts,
     table_of,
     user_key,
 )
@@ -228,8 +229,8 @@ class Infeasible(KindHooks[InfeasibleDetails]):
 
     def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
         """The strategy and the recorded refusal source; with the DB, whether only the policy
-        forbids the request (the tool carries it out after the gold) and whether it is
-        degenerate (see `degenerate_reason`).
+        forbids the request (the tool carries it out after the gold), whether it is degenerate
+        (see `degenerate_reason`) and whether the request states a `hidden` fact.
         """
         details = self.details(task)
         facts: dict[str, Any] = {
@@ -244,6 +245,13 @@ class Infeasible(KindHooks[InfeasibleDetails]):
         final, _ = replay_calls(initial_environment(env, task), task.gold_calls)
         facts["policy_only"] = refusal_source(final, forbidden) == "policy"
         facts["degenerate"] = degenerate_reason(final, forbidden) is not None
+        user = task.user_scenario.instructions
+        text = " ".join(
+            [user.reason_for_call, user.known_info or ""]
+            if isinstance(user, UserInstructions)
+            else [user]
+        )
+        facts["states_hidden"] = bool(stated_facts(final, forbidden, details.hidden, text))
         return facts
 
     def probe_plan(

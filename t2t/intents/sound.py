@@ -32,6 +32,7 @@ __all__ = [
     "own_records_rule",
     "refusal_source",
     "self_move",
+    "stated_facts",
     "table_of",
     "user_key",
 ]
@@ -253,6 +254,31 @@ def hidden_keys(env: Environment, call: ToolCall, rule: str) -> list[str]:
 
 
 _ID_SUFFIXES = ("_id", "_ids", "_number")
+
+
+def stated_facts(env: Environment, call: ToolCall, hidden: list[str], text: str) -> list[str]:
+    """The `hidden` attributes of the records `call` names whose values `text` states ("status:
+    delivered", or "delivered" outside a tool's name): the facts the agent should find itself.
+    """
+    said = text.lower()
+    for name in env.domain.tools:  # "cancel pending order" names the tool, not the status
+        said = said.replace(name.replace("_", " "), " ").replace(name, " ")
+    state, stated = env.state, set()
+    for arg, value in call.arguments.items():
+        table = table_of(state, value) if arg.endswith("_id") else None
+        record = state[table][value] if table else None
+        if not isinstance(record, dict):
+            continue
+        for key in hidden:
+            shown = record.get(key)
+            if shown is None or isinstance(shown, dict | list):
+                continue
+            words = str(shown).lower()
+            pair = f"{key.replace('_', ' ')}: {words}"
+            alone = len(words) >= 4 and re.search(rf"\b{re.escape(words)}\b", said)
+            if pair in said or alone:
+                stated.add(key)
+    return sorted(stated)
 
 
 class _Traced(Mapping[str, Any]):
