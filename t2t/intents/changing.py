@@ -171,7 +171,7 @@ class Changing(KindHooks[ChangingDetails]):
             wanted = "; ".join(text_b)
             switch = f"change your mind ({motive}): instead, you want to {wanted}"
             said = (
-                f"Actually, I've changed my mind: {motive}. Instead, I'd rather "
+                f"Actually, I've changed my mind: {motive}, so instead I'd rather "
                 f"{first_person(wanted)}."
             )
         goal_a_calls = walk.calls_for(prefix + goal_a)
