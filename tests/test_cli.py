@@ -240,7 +240,7 @@ def test_malformed_tasks_name_the_task_and_field(capsys, tmp_path):
 
 def test_domains_lists_retail(capsys):
     code, out, _ = run(capsys, "domains")
-    assert code == 0 and "retail: 16 tools (7 write), 11 rules" in out
+    assert code == 0 and "retail: 16 tools (7 write), 12 rules" in out
 
 
 @needs_reference

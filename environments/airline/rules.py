@@ -31,6 +31,7 @@ __all__ = [
     "connected_itinerary",
     "flown_segments_kept",
     "free_bag_allowance",
+    "no_charge_for_free_bags",
     "only_active_reservations",
     "own_payment_methods",
     "passenger_count_unchanged",
@@ -321,9 +322,8 @@ def at_most_five_passengers(db: State, call: ToolCall) -> str | None:
     return None
 
 
-@rule("book_reservation", "update_reservation_baggages")
-def free_bag_allowance(db: State, call: ToolCall) -> str | None:
-    """Bags within the membership's free allowance are free; only the rest are paid (non-free)."""
+def _bags_due(db: State, call: ToolCall) -> tuple[int, int, int, str] | None:
+    """(total, non-free asked, non-free due, who) of a bag count, when the rule can tell."""
     total, nonfree = _bags(call)
     if call.name == "book_reservation":
         user, cabin = _user(db, call.arguments.get("user_id")), call.arguments.get("cabin")
@@ -337,14 +337,34 @@ def free_bag_allowance(db: State, call: ToolCall) -> str | None:
     allowance = FREE_BAGS.get(user["membership"], {}) if user else {}
     if total is None or nonfree is None or count is None or not isinstance(cabin, str):
         return None
-    if cabin not in allowance:
+    if cabin not in allowance or user is None:
         return None
     free = allowance[cabin] * count
-    if nonfree != max(0, total - free):
-        return (
-            f"{total} bags with {free} free ({user['membership']} member, {count} × {cabin}) "  # type: ignore[index]
-            f"means {max(0, total - free)} non-free, not {nonfree}"
-        )
+    return (
+        total,
+        nonfree,
+        max(0, total - free),
+        f"{free} free ({user['membership']} member, {count} × {cabin})",
+    )
+
+
+@rule("book_reservation", "update_reservation_baggages")
+def free_bag_allowance(db: State, call: ToolCall) -> str | None:
+    """Bags within the membership's free allowance are free; every bag beyond it is paid."""
+    bags = _bags_due(db, call)
+    if bags is not None and bags[1] < bags[2]:
+        total, nonfree, due, free = bags
+        return f"{total} bags with {free} means {due} non-free, not {nonfree}"
+    return None
+
+
+@rule("book_reservation", "update_reservation_baggages", degenerate=True)
+def no_charge_for_free_bags(db: State, call: ToolCall) -> str | None:
+    """Only the bags beyond the free allowance are paid: never more non-free bags than that."""
+    bags = _bags_due(db, call)
+    if bags is not None and bags[1] > bags[2]:
+        total, nonfree, due, free = bags
+        return f"{total} bags with {free} means {due} non-free, not {nonfree}"
     return None
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "cancel_only_pending",
     "cancel_reason_allowed",
     "gift_card_covers_amount",
+    "item_becomes_another_variant",
     "items_in_order",
     "modify_items_once",
     "modify_only_pending",
@@ -82,7 +83,7 @@ def cancel_only_pending(db: State, call: ToolCall) -> str | None:
     return None
 
 
-@rule("cancel_pending_order")
+@rule("cancel_pending_order", degenerate=True)
 def cancel_reason_allowed(db: State, call: ToolCall) -> str | None:
     """The cancellation reason is 'no longer needed' or 'ordered by mistake'."""
     reason = call.arguments.get("reason")
@@ -120,7 +121,7 @@ def return_exchange_only_delivered(db: State, call: ToolCall) -> str | None:
     return None
 
 
-@rule(*_ITEM_CHANGES, "return_delivered_order_items")
+@rule(*_ITEM_CHANGES, "return_delivered_order_items", degenerate=True)
 def items_in_order(db: State, call: ToolCall) -> str | None:
     """Every item to change or return is in the order (as many times as it is listed)."""
     order = _order(db, call)
@@ -132,9 +133,27 @@ def items_in_order(db: State, call: ToolCall) -> str | None:
     return f"items {missing} are not in order {order['order_id']}" if missing else None
 
 
+@rule(*_ITEM_CHANGES, degenerate=True)
+def item_becomes_another_variant(db: State, call: ToolCall) -> str | None:
+    """Each item may only become a different item of the same product."""
+    order = _order(db, call)
+    if not order:
+        return None
+    for old, new in _pairs(call):
+        item = next((i for i in order["items"] if i["item_id"] == old), None)
+        product = db["products"].get(item["product_id"]) if item else None
+        if item is None or product is None:
+            continue
+        if new == old:
+            return f"item {old} would be exchanged for itself"
+        if new not in product["variants"]:
+            return f"item {new} is not a variant of {product['name']} ({product['product_id']})"
+    return None
+
+
 @rule(*_ITEM_CHANGES)
 def same_product_available_item(db: State, call: ToolCall) -> str | None:
-    """Each item may only become a different, available item of the same product."""
+    """Each item may only become an available item (of the same product)."""
     order = _order(db, call)
     if not order:
         return None
@@ -144,11 +163,7 @@ def same_product_available_item(db: State, call: ToolCall) -> str | None:
         if item is None or product is None:
             continue
         variant = product["variants"].get(new)
-        if new == old:
-            return f"item {old} would be exchanged for itself"
-        if variant is None:
-            return f"item {new} is not a variant of {product['name']} ({product['product_id']})"
-        if not variant["available"]:
+        if variant is not None and new != old and not variant["available"]:
             return f"item {new} is not available"
     return None
 
@@ -163,7 +178,7 @@ def own_payment_method(db: State, call: ToolCall) -> str | None:
     return None
 
 
-@rule("modify_pending_order_payment")
+@rule("modify_pending_order_payment", degenerate=True)
 def payment_method_changes(db: State, call: ToolCall) -> str | None:
     """A payment change needs a single new method, different from the current one."""
     order = _order(db, call)

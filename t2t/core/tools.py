@@ -107,13 +107,23 @@ class Rule:
     tools: frozenset[str]
     check: Callable[..., str | None]  # (state, call) -> reason | None
     description: str = ""
+    # a call breaking it is a request no customer makes (an item swapped for itself, paying for
+    # what is free): it is never made into an infeasible task
+    degenerate: bool = False
 
 
-def rule(*tools: str) -> Callable[[Callable[..., str | None]], Callable[..., str | None]]:
-    """Mark `check(state, call) -> reason | None` as a policy rule for the named tools."""
+def rule(
+    *tools: str, degenerate: bool = False
+) -> Callable[[Callable[..., str | None]], Callable[..., str | None]]:
+    """Mark `check(state, call) -> reason | None` as a policy rule for the named tools.
+
+    `degenerate=True`: a call breaking the rule is one no customer would ask for (an impossible
+    count, a value outside the allowed set); infeasible variants are never built from it.
+    """
 
     def mark(func: Callable[..., str | None]) -> Callable[..., str | None]:
         func.__t2t_rule__ = frozenset(tools)  # type: ignore[attr-defined]
+        func.__t2t_degenerate__ = degenerate  # type: ignore[attr-defined]
         return func
 
     return mark
@@ -122,4 +132,5 @@ def rule(*tools: str) -> Callable[[Callable[..., str | None]], Callable[..., str
 def make_rule(func: Callable[..., str | None]) -> Rule:
     doc = (inspect.getdoc(func) or "").split("\n\n")[0].strip()
     marked: Any = func  # carries the tools `@rule` named
-    return Rule(func.__name__, marked.__t2t_rule__, func, doc)
+    degenerate = bool(getattr(marked, "__t2t_degenerate__", False))
+    return Rule(func.__name__, marked.__t2t_rule__, func, doc, degenerate)

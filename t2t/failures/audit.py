@@ -103,8 +103,12 @@ AUDIT_COLUMNS: dict[str, str] = {
     "timestamp": "an ISO date-time",
     "motive": "the user says why (see MOTIVE_WORDS)",
     "repeated_gold": "the gold actions hold two identical calls",
+    "labelled": "infeasible: the task records who refuses it (`refusal_source`: policy or tool)",
     "policy_only": "infeasible: the tool accepts the forbidden call, only the policy forbids it",
-    "degenerate": "infeasible: the forbidden call changes nothing or moves a value onto itself",
+    "degenerate": "infeasible: a request no customer makes (changes nothing, moves a value onto "
+    "itself, a value outside the allowed set, an impossible count, an item not in the record)",
+    "states_hidden": "infeasible: the request states a fact the refusal rests on (`hidden`)",
+    "change_of_mind": "changing: the user changes their mind (not only adds a second request)",
     "noop_gold": "changing: the gold actions leave the initial state unchanged",
     "withheld_has_id_or_time": "ambiguous: the withheld fact has an internal id or a timestamp",
 }
@@ -129,9 +133,13 @@ class TaskAudit(BaseModel):
     motive: bool
     words: int
     repeated_gold: bool
+    labelled: bool | None = None
+    refusal_source: str | None = None
     policy_only: bool | None = None
     degenerate: bool | None = None
+    states_hidden: bool | None = None
     strategy: str | None = None
+    change_of_mind: bool | None = None
     noop_gold: bool | None = None
     withheld_has_id_or_time: bool | None = None
 
@@ -337,8 +345,11 @@ _SHORT = {
     "timestamp": "time",
     "motive": "motive",
     "repeated_gold": "rep_gold",
+    "labelled": "label",
     "policy_only": "pol_only",
     "degenerate": "degen",
+    "states_hidden": "leak",
+    "change_of_mind": "mind",
     "noop_gold": "noop",
     "withheld_has_id_or_time": "wh_id",
 }

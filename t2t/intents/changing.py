@@ -1,10 +1,12 @@
 """Changing: the user starts with goal A and, when the agent asks to confirm it, switches to goal B.
 
-Strategies: another record, item or option for the same action (B is the explored write, A the
-swap); another action on the same record; a second request added at the confirmation. Both goals
-must be feasible on their own and end in different states, so an agent that ignores the change
-fails. Gold is B; A's calls are kept in `goal_a` for the verifier, the scripted user (who
-switches at the confirmation of A's write) and the taxonomy; the stubborn probe carries out A.
+Strategies: a change of mind, with a reason the user gives (another record, item or option for
+the same action: B is the explored write, A the swap; another action on the same record), and,
+for at most a fifth of the tasks, a second request added at the confirmation ("add-request").
+Both goals must be feasible on their own and end in different states, so an agent that ignores
+the change fails, and the gold must change the database (no freeze-then-unfreeze). Gold is B;
+A's calls are kept in `goal_a` for the verifier, the scripted user (who switches at the
+confirmation of A's write) and the taxonomy; the stubborn probe carries out A.
 """
 
 from __future__ import annotations
@@ -35,6 +37,35 @@ from t2t.tasks.convert import request_text
 __all__ = ["Changing", "ChangingDetails"]
 
 _TRIGGER = "the agent asks you to confirm the change"
+ADD_REQUEST_SHARE = 0.1
+"""Walks offered "add-request" (and only it): a change of mind succeeds on about half the walks,
+so added requests stay well under a fifth of the changing tasks."""
+
+# Why the user changes their mind, per strategy (one picked by seed); the user's own words, so
+# free of tool names. Each switch text carries a word the probes read as a switch ("instead",
+# "changed my mind", "also want").
+_REASONS: dict[str, tuple[str, ...]] = {
+    "other-record": (
+        "I just realised I was thinking of the wrong one",
+        "I checked my emails and mixed them up",
+        "it's actually the other one that needs it",
+    ),
+    "other-item": (
+        "I looked again and it's the other one I meant",
+        "I had the wrong one in mind",
+        "on second thought, the other one matters more to me",
+    ),
+    "switch-action": (
+        "I talked it over at home and that suits me better",
+        "I thought about it and that works better for me",
+        "my plans have changed a bit",
+    ),
+    "add-request": (
+        "while I have you",
+        "since I'm talking to you anyway",
+        "before I forget",
+    ),
+}
 
 
 class ChangingDetails(Details):
@@ -42,6 +73,8 @@ class ChangingDetails(Details):
     trigger: str | None = None
     goal_a: OrEmptyList[dict[str, Any]] = []  # A's calls, {name, arguments}
     stages: OrEmptyList[dict[str, Any]] = []  # {goal, requests[, when]} for A, then B
+    motive: str | None = None  # why the user changes their mind (or adds a request)
+    switch: str | None = None  # the user's words at the trigger
 
 
 class Changing(KindHooks[ChangingDetails]):
@@ -59,16 +92,21 @@ class Changing(KindHooks[ChangingDetails]):
 
     def build(self, walk: Walk, base: Task, rng: random.Random) -> Task:
         step = walk.steps[-1]
+        if step.after.state_hash() == walk.steps[0].before.state_hash():
+            raise Rejected("the walk ends where it started: the gold would change nothing")
         prefix = walk.base_writes()[:-1]
-        available = {"add-request", "switch-action"}
-        available |= {f"other-{s.strategy}" for s in slots_of(walk, step.candidate)}
+        available = {"switch-action"} | {
+            f"other-{s.strategy}" for s in slots_of(walk, step.candidate)
+        }
         available = {"other-item" if a == "other-option" else a for a in available}
+        if rng.random() < ADD_REQUEST_SHARE:  # capped: a change of mind is what this kind tests
+            available = {"add-request"}
         for strategy in pick_strategy(self.strategies, available, rng):
             found = self._goal_a_and_b(walk, strategy, rng)
             if found is None:
                 continue
             goal_a, goal_b = found
-            return self._task(walk, base, strategy, prefix, goal_a, goal_b)
+            return self._task(walk, base, strategy, prefix, goal_a, goal_b, rng)
         raise Rejected("no second goal is feasible and different")
 
     def _goal_a_and_b(
@@ -116,6 +154,7 @@ class Changing(KindHooks[ChangingDetails]):
         prefix: list[tuple[float, Candidate]],
         goal_a: list[tuple[float, Candidate]],
         goal_b: list[tuple[float, Candidate]],
+        rng: random.Random,
     ) -> Task:
         last = len(walk.steps) - 1  # replaced writes run where the last one did; added ones after
         text_a = [request_text(walk, c, version=last) for _, c in goal_a]
@@ -123,10 +162,18 @@ class Changing(KindHooks[ChangingDetails]):
             request_text(walk, c, version=last + (i > 0 and strategy == "add-request"))
             for i, (_, c) in enumerate(goal_b)
         ]
+        motive = rng.choice(_REASONS.get(strategy, _REASONS["other-record"]))
         if strategy == "add-request":
-            switch = "add a second request: you also want to " + "; ".join(text_b[len(text_a) :])
+            added = "; ".join(text_b[len(text_a) :])
+            switch = f"add a second request ({motive}): you also want to {added}"
+            said = f"Yes, and {motive}, I also want to {first_person(added)}."
         else:
-            switch = "change your mind: instead, you want to " + "; ".join(text_b)
+            wanted = "; ".join(text_b)
+            switch = f"change your mind ({motive}): instead, you want to {wanted}"
+            said = (
+                f"Actually, I've changed my mind: {motive}, so instead I'd rather "
+                f"{first_person(wanted)}."
+            )
         goal_a_calls = walk.calls_for(prefix + goal_a)
         return derive_task(
             base,
@@ -145,6 +192,8 @@ class Changing(KindHooks[ChangingDetails]):
                     {"goal": "A", "requests": text_a},
                     {"goal": "B", "requests": text_b, "when": _TRIGGER},
                 ],
+                motive=motive,
+                switch=said,
             ).model_dump(),
         )
 
@@ -158,6 +207,8 @@ class Changing(KindHooks[ChangingDetails]):
             raise Rejected("goal A and goal B end in the same state: the change is invisible")
         if a.state_hash() == env.state_hash():
             raise Rejected("goal A changes nothing: there is no first request to move away from")
+        if b.state_hash() == initial_environment(env, task).state_hash():
+            raise Rejected("the gold ends in the initial state: it changes nothing")
 
     # ------------------------------------------------------------------- hooks of later stages
 
@@ -165,15 +216,22 @@ class Changing(KindHooks[ChangingDetails]):
         details = self.details(task)
         writes = [row for row in details.goal_a if domain.is_write(row["name"])]
         # the confirmation of goal A's own write
-        return _Switch(_switch_text(details.stages), max(len(writes) - 1, 0))
+        text = details.switch or _switch_text(details.stages)
+        return _Switch(text, max(len(writes) - 1, 0))
 
     def user_texts(self, task: Task) -> list[str]:
-        stages = self.details(task).stages
-        return [r for s in stages for r in s.get("requests") or [] if isinstance(r, str)]
+        details = self.details(task)
+        texts = [r for s in details.stages for r in s.get("requests") or [] if isinstance(r, str)]
+        return texts + ([details.switch] if details.switch else [])
 
     def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
-        """The strategy, and whether the gold changes anything at all (a no-op change of mind)."""
-        facts: dict[str, Any] = {"strategy": self.details(task).strategy}
+        """The strategy, whether it is a change of mind (not only an added request), and whether
+        the gold changes anything at all (a no-op change of mind).
+        """
+        strategy = self.details(task).strategy
+        facts: dict[str, Any] = {"strategy": strategy}
+        if strategy:
+            facts["change_of_mind"] = strategy != "add-request"
         if env is not None:
             start = initial_environment(env, task)
             final, _ = replay_calls(start, task.gold_calls)

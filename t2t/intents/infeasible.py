@@ -2,9 +2,15 @@
 
 Built by changing the last write until a policy rule forbids it: another of the user's records
 (cancel the delivered order instead of the pending one), another value for one argument (an
-unavailable option, a gift card that does not cover the amount), or another action on the same
-record (return a pending order). Gold is everything before that write plus the read that shows
-why, so the expected final state is the state before the infeasible step. The agent must not
+unavailable option, a gift card that does not cover the amount), another action on the same
+record (return a pending order), or the same action on another customer's record (where the
+policy says one conversation serves one customer: `own_records`). Requests only the written
+policy forbids (the tool would carry them out) are preferred to ones the tool refuses as well;
+each task records which it is (`refusal_source`). Degenerate requests, ones no customer makes
+(an item exchanged for itself, a move onto the same account, a value outside the allowed set,
+an impossible count, an item not in the order, a call that changes nothing), are never built.
+Gold is everything before that write plus the read that shows why, so the expected final state
+is the state before the infeasible step. The agent must not
 attempt the call (`forbidden_ok`), must make the showing read (`required_ok`) and must say no
 (`refused_ok`); the user insists once, and the reckless probe makes the call.
 """
@@ -17,7 +23,7 @@ from typing import Any
 
 from t2t.core.environment import Domain, Environment, canonical_json, normalize
 from t2t.core.replay import ReplayResult, initial_environment, replay_calls
-from t2t.core.schema import Episode, Task, ToolCall
+from t2t.core.schema import Episode, Task, ToolCall, UserInstructions
 from t2t.explore.walk import Candidate, Walk, WriteStep, without_repeated_reads
 from t2t.intents.checks import MAX_LISTED, actions_of, clean_replay, coerced_arguments
 from t2t.intents.kind import (
@@ -37,10 +43,27 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
+from t2t.intents.sound import (
+    OWN_RECORDS,
+    RefusalSource,
+    broken_rules,
+    degenerate_reason,
+    foreign_reason,
+    hidden_keys,
+    likeness,
+    own_records_rule,
+    owner_of,
+    refusal_source,
+    stated_facts,
+    table_of,
+    user_key,
+)
 from t2t.intents.text import refused
 from t2t.tasks.convert import actions_from, request_text
 
 __all__ = ["Infeasible", "InfeasibleDetails"]
+
+FOREIGN_SHARE = 0.4  # walks offered the another-customer strategy: the rest keep the domain's rules
 
 
 class InfeasibleDetails(Details):
@@ -52,6 +75,12 @@ class InfeasibleDetails(Details):
     forbidden: OrEmptyList[dict[str, Any]] = []
     # {name, arguments}: must succeed
     required: OrEmptyList[dict[str, Any]] = []
+    # "policy": the tool would carry the forbidden call out, only the written policy forbids it;
+    # "tool": the tool refuses it as well
+    refusal_source: RefusalSource | None = None
+    # attributes of the named records that show why the request is refused: the agent must find
+    # them, so the request's wording must not state them (e.g. an order's "status")
+    hidden: OrEmptyList[str] = []
 
     @property
     def refusable(self) -> bool:
@@ -62,7 +91,12 @@ class InfeasibleDetails(Details):
 class Infeasible(KindHooks[InfeasibleDetails]):
     name = "infeasible"
     probe = "reckless"
-    strategies = {"forbidden-record": 0.35, "forbidden-value": 0.35, "forbidden-action": 0.3}
+    strategies = {
+        "forbidden-record": 0.3,
+        "forbidden-value": 0.25,
+        "forbidden-action": 0.25,
+        "foreign-record": 0.2,
+    }
     details_model = InfeasibleDetails
     identity_keys = ("forbidden_call",)
     feasible = False
@@ -78,25 +112,42 @@ class Infeasible(KindHooks[InfeasibleDetails]):
         available = {"forbidden-action"} | {
             "forbidden-record" if s.strategy == "record" else "forbidden-value" for s in slots
         }
-        fallback = None
+        if (
+            own_records_rule(walk.env.domain)
+            and slots
+            and slots[0].strategy == "record"
+            and rng.random() < FOREIGN_SHARE
+        ):
+            available.add("foreign-record")
+        fallback: tuple[str, Candidate, tuple[str, str], RefusalSource] | None = None
         with at_step(walk, step) as before:
             for strategy in pick_strategy(self.strategies, available, rng):
                 for candidate in self._changed(walk, step, strategy, rng):
                     broken = before.check_rules(candidate.call)
-                    if not broken or walk.foreign(candidate.call):
+                    if strategy == "foreign-record":
+                        foreign = foreign_reason(before, candidate.call, walk.user_id)
+                        if broken or foreign is None:  # only the one-customer rule, nothing else
+                            continue
+                        broken = [(OWN_RECORDS, foreign)]
+                    elif not broken or walk.foreign(candidate.call):
                         continue
-                    if _only_policy_forbids(before, candidate):
-                        return self._task(walk, base, strategy, candidate, broken[0])
-                    fallback = fallback or (strategy, candidate, broken[0])
+                    if degenerate_reason(before, candidate.call) is not None:
+                        continue
+                    if refusal_source(before, candidate.call) == "policy":
+                        return self._task(walk, base, strategy, candidate, broken[0], "policy")
+                    fallback = fallback or (strategy, candidate, broken[0], "tool")
         if fallback:  # every strategy tried: settle for a request the tool refuses as well
             return self._task(walk, base, *fallback)
-        raise Rejected("no change of the request breaks a policy rule")
+        raise Rejected("no sound change of the request breaks a policy rule")
 
     def _changed(
         self, walk: Walk, step: WriteStep, strategy: str, rng: random.Random
     ) -> Iterator[Candidate]:
         if strategy == "forbidden-action":
             yield from same_record_calls(walk, step, rng, tries=4)
+            return
+        if strategy == "foreign-record":
+            yield from _foreign_calls(walk, step, rng)
             return
         wanted = ("record",) if strategy == "forbidden-record" else ("item", "option", "detail")
         for slot in [s for s in slots_of(walk, step.candidate) if s.strategy in wanted]:
@@ -115,6 +166,7 @@ class Infeasible(KindHooks[InfeasibleDetails]):
         strategy: str,
         forbidden: Candidate,
         broken: tuple[str, str],
+        source: RefusalSource,
     ) -> Task:
         rule, reason = broken
         step = walk.steps[-1]
@@ -146,6 +198,8 @@ class Infeasible(KindHooks[InfeasibleDetails]):
                 required=(
                     [walk.calls[showing].model_dump(exclude={"id"})] if showing is not None else []
                 ),
+                refusal_source=source,
+                hidden=hidden_keys(step.before, forbidden.call, rule),
             ).model_dump(),
         )
 
@@ -157,10 +211,16 @@ class Infeasible(KindHooks[InfeasibleDetails]):
             raise Rejected("no forbidden call or rule recorded")
         final = clean_replay(env, task, task.gold_calls, "gold")
         (forbidden,) = actions_of([call])
-        broken = dict(final.check_rules(forbidden))
+        broken = dict(broken_rules(final, forbidden, _user_of(task)))
         if rule not in broken:
             allowed = "allowed by policy" if not broken else f"breaks {sorted(broken)}, not {rule}"
             raise Rejected(f"the infeasible request {forbidden.name} is {allowed}")
+        degenerate = degenerate_reason(final, forbidden)
+        if degenerate is not None:
+            raise Rejected(f"the infeasible request {forbidden.name} is degenerate: {degenerate}")
+        source = refusal_source(final, forbidden)
+        if details.refusal_source not in (None, source):
+            raise Rejected(f"the refusal source is {source!r}, not {details.refusal_source!r}")
 
     # ------------------------------------------------------------------- hooks of later stages
 
@@ -168,22 +228,30 @@ class Infeasible(KindHooks[InfeasibleDetails]):
         return _InsistOnce() if self.details(task).refusable else UserScript()
 
     def soundness(self, task: Task, env: Environment | None) -> dict[str, Any]:
-        """The strategy; with the DB, whether only the policy forbids the request (the tool
-        accepts it after the gold) and whether it is degenerate (changes nothing, or moves a
-        value onto itself).
+        """The strategy and the recorded refusal source; with the DB, whether only the policy
+        forbids the request (the tool carries it out after the gold), whether it is degenerate
+        (see `degenerate_reason`) and whether the request states a `hidden` fact.
         """
         details = self.details(task)
-        facts: dict[str, Any] = {"strategy": details.strategy}
+        facts: dict[str, Any] = {
+            "strategy": details.strategy,
+            "refusal_source": details.refusal_source,
+            "labelled": details.refusal_source is not None,
+        }
         call = details.forbidden_call
         if env is None or not call:
             return facts
         forbidden = ToolCall(name=call["name"], arguments=call.get("arguments") or {})
         final, _ = replay_calls(initial_environment(env, task), task.gold_calls)
-        after = final.fork()
-        accepted = after.run(forbidden).ok
-        unchanged = accepted and after.state_hash() == final.state_hash()
-        facts["policy_only"] = accepted
-        facts["degenerate"] = unchanged or _self_move(forbidden.arguments)
+        facts["policy_only"] = refusal_source(final, forbidden) == "policy"
+        facts["degenerate"] = degenerate_reason(final, forbidden) is not None
+        user = task.user_scenario.instructions
+        text = " ".join(
+            [user.reason_for_call, user.known_info or ""]
+            if isinstance(user, UserInstructions)
+            else [user]
+        )
+        facts["states_hidden"] = bool(stated_facts(final, forbidden, details.hidden, text))
         return facts
 
     def probe_plan(
@@ -284,12 +352,6 @@ def _missing_calls(
     ]
 
 
-def _only_policy_forbids(before: Environment, candidate: Candidate) -> bool:
-    """The tool would carry the call out and change something: only the policy stands in the way."""
-    after = before.fork()
-    return after.run(candidate.call).ok and after.state_hash() != before.state_hash()
-
-
 def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int | None:
     """The read that shows why the request is refused: the record it changed, as last read."""
     same_tool = forbidden.call.name == explored.call.name
@@ -306,16 +368,39 @@ def _ids(candidate: Candidate) -> dict[str, Any]:
     return {k: v for k, v in candidate.call.arguments.items() if k.endswith(("_id", "_ids"))}
 
 
-# Argument pairs that move or exchange a value: equal values mean the call moves it onto itself.
-_PAIRS = (("", "new_"), ("old_", "new_"), ("from_", "to_"), ("source_", "destination_"))
+def _foreign_calls(walk: Walk, step: WriteStep, rng: random.Random) -> Iterator[Candidate]:
+    """The explored action (or another on the same kind of record) on other customers' records:
+    the record is read first, as an agent checks it, and the user quotes its number.
+    """
+    anchor = next(iter(slots_of(walk, step.candidate)), None)
+    key = user_key(walk.env)
+    if anchor is None or anchor.strategy != "record" or key is None:
+        return
+    state = walk.env.state
+    table = table_of(state, step.candidate.call.arguments[anchor.arg])
+    if table is None:
+        return
+    keys = list(state[table])
+    mine = state[table][step.candidate.call.arguments[anchor.arg]]
+    picked = rng.sample(keys, min(len(keys), 60))
+    others = [
+        k for k in picked if owner_of(state, state[table][k], key) not in (None, walk.user_id)
+    ]
+    others.sort(key=lambda k: -likeness(state[table][k], mine))  # the same status first
+    names = [step.candidate.call.name] + [
+        n
+        for n in rng.sample(walk.graph.write_tools, len(walk.graph.write_tools))
+        if n != step.candidate.call.name and anchor.arg in walk.graph.required[n]
+    ]
+    for other in others[:4]:
+        walk.detail(anchor.arg, other)
+        for name in names:
+            for _ in range(4):
+                filled = walk.fill(name, rng, fixed={anchor.arg: other})
+                if filled is not None:
+                    origins: dict[str, Any] = {**filled.origins, anchor.arg: "profile"}
+                    yield Candidate(filled.call, filled.sources, origins)
 
 
-def _self_move(arguments: dict[str, Any]) -> bool:
-    """Two paired arguments (item_ids/new_item_ids, from_x/to_x, …) carry the same value."""
-    for key, value in arguments.items():
-        for first, second in _PAIRS:
-            if key.startswith(first) and value not in (None, "", []):
-                other = second + key[len(first) :]
-                if other != key and arguments.get(other) == value:
-                    return True
-    return False
+def _user_of(task: Task) -> Any:
+    return task.variant.details.get("user_id")

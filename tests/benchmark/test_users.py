@@ -137,7 +137,9 @@ def test_changing_switch_comes_at_goal_a_write_confirmation_once(task_set):
             assert "instead" in switch and "also" not in switch, switch
         others = replies[:switch_at] + replies[switch_at + 1 :]
         assert all(reply == "Yes, please go ahead." for reply in others), (task.id, replies)
-    assert all(seen.values()), seen  # the fixture covers each case
+    # the fixture covers each case but the added request, now on a tenth of changing tasks at
+    # most (tests/intents/test_sound_variants.py plays those)
+    assert seen["instead"] and seen["several writes"], seen
 
 
 def test_infeasible_user_insists_once_then_stops(task_set):

@@ -141,12 +141,12 @@ def test_changing_noop_gold_and_strategy(env):
 
 
 def test_degenerate_self_exchange(env):
-    from t2t.intents.infeasible import _self_move
+    from t2t.intents.sound import self_move
 
-    assert _self_move({"item_ids": ["1"], "new_item_ids": ["1"]})
-    assert _self_move({"from_account_id": "acc_1", "to_account_id": "acc_1"})
-    assert not _self_move({"item_ids": ["1"], "new_item_ids": ["2"]})
-    assert not _self_move({"from_account_id": "acc_1", "to_account_id": "acc_2"})
+    assert self_move({"item_ids": ["1"], "new_item_ids": ["1"]})
+    assert self_move({"from_account_id": "acc_1", "to_account_id": "acc_1"})
+    assert not self_move({"item_ids": ["1"], "new_item_ids": ["2"]})
+    assert not self_move({"from_account_id": "acc_1", "to_account_id": "acc_2"})
 
 
 @pytest.fixture(scope="module")

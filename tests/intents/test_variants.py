@@ -17,6 +17,7 @@ from t2t.core.schema import Task, ToolCall
 from t2t.explore import build_tool_graph, explore_offline
 from t2t.explore.values import ValuePool
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
+from t2t.intents.sound import broken_rules
 from t2t.tasks import convert_walk
 
 DOMAINS = ("retail", "airline", "banking")
@@ -227,7 +228,7 @@ def test_infeasible_requests_break_the_named_rule_after_the_gold(built):
         forbidden = ToolCall(**details["forbidden_call"])
         final, replay = replay_calls(row.env, task.gold_calls, check_rules=True)
         assert replay.errors == [] and replay.violations == []
-        broken = final.check_rules(forbidden)
+        broken = broken_rules(final, forbidden, details["user_id"])
         assert details["rule"] in dict(broken), (task.id, broken)
         assert (forbidden.name, forbidden.arguments) not in plain(task.gold_calls)
         base_writes = writes_of(row.env, row.base.gold_calls)

@@ -91,6 +91,10 @@ ALLOWED = {
         exchange([TS_BLUE], [TS_RED]),
         items(PENDING, [TS_BLUE, WB_500], [TS_RED, WB_1000]),
     ],
+    "item_becomes_another_variant": [
+        exchange([TS_BLUE], [TS_RED]),
+        items(PENDING, [TS_BLUE, WB_500], [TS_RED, WB_1000]),
+    ],
     "own_payment_method": [
         payment(PENDING, PP1),
         give_back([TS_BLUE], GC1),
@@ -140,9 +144,11 @@ REFUSED = {
         (items(PENDING, [WB_1000], [WB_500]), [WB_1000, PENDING]),
     ],
     "same_product_available_item": [
+        (items(PENDING, [TS_BLUE], [TS_GREEN]), [TS_GREEN, "not available"]),
+    ],
+    "item_becomes_another_variant": [
         (exchange([TS_BLUE], [TS_BLUE]), [TS_BLUE, "itself"]),
         (exchange([TS_BLUE], [WB_500]), [WB_500, "T-Shirt"]),
-        (items(PENDING, [TS_BLUE], [TS_GREEN]), [TS_GREEN, "not available"]),
         (items(PENDING, [WB_500], ["0000000000"]), ["0000000000", "Water Bottle"]),
     ],
     "own_payment_method": [
@@ -175,7 +181,7 @@ def broken(env, call):
 def test_every_rule_is_covered(retail):
     names = {r.name for r in retail.rules}
     assert names == set(ALLOWED) == set(REFUSED)
-    assert len(names) == 11
+    assert len(names) == 12
 
 
 @pytest.mark.parametrize(
