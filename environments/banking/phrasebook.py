@@ -57,7 +57,7 @@ MOTIVES = {
     # the motive says the dispute reason word for word: the agent passes it on as told
     "dispute_transaction:unauthorized": (
         "because it is unauthorized (you don't recognize it)",
-        "since it is unauthorized (you never made that purchase)",
+        "since it is unauthorized (you never authorised it)",
     ),
     "dispute_transaction:duplicate charge": (
         "because it is a duplicate charge",
@@ -98,16 +98,15 @@ def _payee(mention: Mention) -> str:
 
 
 def _transaction(mention: Mention) -> str:
-    """A transaction as on a statement: "the $45.20 charge from Ironwood Fitness on March 2"."""
+    """A transaction as on a statement: "the $45.20 transaction from Ironwood Fitness"."""
     record = mention.record or {}
     if "amount" not in record:
         return "a transaction on your account"
     amount = money(abs(float(record["amount"])))
     day = spoken_date(str(record.get("date", "")))
-    what = record.get("description") or ""
-    if record.get("kind") == "purchase":
-        return f"the {amount} charge from {what} on {day}"
-    return f"the {amount} {words(record.get('kind') or 'transaction')} ({what}) on {day}"
+    what = record.get("description") or "your account"
+    # by amount, name and day, as on a statement: not by its kind, which a dispute turns on
+    return f"the {amount} transaction from {what} on {day}"
 
 
 NAMES = {

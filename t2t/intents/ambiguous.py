@@ -169,9 +169,9 @@ def _withheld(
         and _knowable(named)
         and all(name_of(walk, candidate, arg, v) != named for v in fitting)
     ):
-        said = [k for k in usable if mentions(named, mine[k])]
-        if said and rules_out(said):  # the phrasebook's name tells it apart: "your PayPal"
-            return named, [str(mine[k]) for k in said]
+        in_name = [k for k in usable if mentions(named, mine[k])]
+        if in_name and rules_out(in_name):  # the phrasebook's name tells it apart: "your PayPal"
+            return named, [str(mine[k]) for k in in_name]
     chosen: list[str] = []
     for key in usable:
         if rules_out(chosen):

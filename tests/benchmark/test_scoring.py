@@ -186,9 +186,7 @@ def test_the_gold_value_alone_tells_the_fact(task_set, env):
 
 def test_the_fact_may_come_in_pieces(task_set, env):
     task = next(
-        t
-        for t in tasks_of(task_set, "ambiguous")
-        if len(t.variant.details["withheld_values"]) >= 2
+        t for t in tasks_of(task_set, "ambiguous") if len(t.variant.details["withheld_values"]) >= 2
     )
     values = task.variant.details["withheld_values"]
     pieces = evaluate_episode(task, conversation(task.gold_calls, user=values), env)
