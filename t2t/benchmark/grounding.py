@@ -15,10 +15,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from t2t.core.environment import Domain
-from t2t.core.schema import Message
+from t2t.core.schema import Message, ToolCall
 from t2t.intents.text import mentions
 
-__all__ = ["UngroundedValue", "is_grounded", "ungrounded_values"]
+__all__ = [
+    "UngroundedValue",
+    "heard_text",
+    "is_grounded",
+    "ungrounded_arguments",
+    "ungrounded_values",
+]
 
 
 class UngroundedValue(BaseModel):
@@ -64,6 +70,34 @@ def _allowed(domain: Domain, tool: str) -> dict[str, set[str]]:
     return {name: {str(v).lower() for v in _enums(schema)} for name, schema in properties.items()}
 
 
+def heard_text(messages: list[Message]) -> str:
+    """What the user said and the tools showed in `messages`: the text that grounds a value."""
+    return "\n".join(m.content for m in messages if m.role in ("user", "tool") and m.content)
+
+
+def ungrounded_arguments(
+    call: ToolCall,
+    heard: str,
+    domain: Domain,
+    _allowed_cache: dict[str, dict[str, set[str]]] | None = None,
+) -> list[tuple[str, Any]]:
+    """(path, value) of each argument value of `call` that `heard` does not mention and the
+    tool's schema does not allow outright.
+    """
+    cache = {} if _allowed_cache is None else _allowed_cache
+    if call.name not in cache:
+        cache[call.name] = _allowed(domain, call.name)
+    allowed = cache[call.name]
+    missing = []
+    for path, value in _leaves(call.arguments, ""):
+        top = path.split(".")[0].split("[")[0]
+        if isinstance(value, bool) or str(value).lower() in allowed.get(top, set()):
+            continue
+        if str(value).strip() and not mentions(heard, value):
+            missing.append((path, value))
+    return missing
+
+
 def ungrounded_values(messages: list[Message], domain: Domain) -> list[UngroundedValue]:
     """The argument values of the agent's tool calls that were neither said nor schema-allowed.
 
@@ -82,17 +116,10 @@ def ungrounded_values(messages: list[Message], domain: Domain) -> list[Ungrounde
             continue
         text = "\n".join(heard)
         for call in message.tool_calls or []:
-            if call.name not in allowed_by_tool:
-                allowed_by_tool[call.name] = _allowed(domain, call.name)
-            allowed = allowed_by_tool[call.name]
-            for path, value in _leaves(call.arguments, ""):
-                top = path.split(".")[0].split("[")[0]
-                if isinstance(value, bool) or str(value).lower() in allowed.get(top, set()):
-                    continue
-                if str(value).strip() and not mentions(text, value):
-                    missing.append(
-                        UngroundedValue(call_index=index, tool=call.name, path=path, value=value)
-                    )
+            for path, value in ungrounded_arguments(call, text, domain, allowed_by_tool):
+                missing.append(
+                    UngroundedValue(call_index=index, tool=call.name, path=path, value=value)
+                )
             index += 1
     return missing
 
