@@ -16,6 +16,7 @@ __all__ = [
     "has_internal_id",
     "has_timestamp",
     "mentions",
+    "normalize_text",
     "refused",
 ]
 
@@ -58,17 +59,22 @@ def _normalize_text(text: str) -> str:
     return _SPACES.sub(" ", _NUMBER.sub(_canonical_number, text)).strip()
 
 
-def mentions(text: str, value: Any) -> bool:
+def normalize_text(text: str) -> str:
+    """`text` as `mentions` reads it: normalise a long text once to look many values up in it."""
+    return _normalize_text(text)
+
+
+def mentions(text: str, value: Any, *, normalized: bool = False) -> bool:
     """Whether `value` occurs in `text` as whole words, case-insensitive, numbers normalised.
 
     "$1,234.50", "1234.5" and "1234.50" all mention 1234.5; "123" does not mention "12", and
-    neither does "12.5".
+    neither does "12.5". `normalized`: `text` is `normalize_text`'s output already.
     """
     needle = _normalize_text(str(value))
     if not needle:
         return False
     pattern = r"(?<!\w)(?<!\d\.)" + re.escape(needle) + r"(?!\w)(?!\.\d)"
-    return re.search(pattern, _normalize_text(text)) is not None
+    return re.search(pattern, text if normalized else _normalize_text(text)) is not None
 
 
 def first_person(text: str) -> str:
