@@ -63,6 +63,11 @@ def test_flawed_probe_fails_its_kind_only(task_set, tmp_path, probe):
     for kind, episodes in by_kind.items():
         if kind != TARGET[probe]:
             assert all(e.reward.value == 1.0 for e in episodes), kind
+    if probe != "reckless":  # the forbidden call may carry a value only the task knows
+        ungrounded = [
+            e.task_id for es in by_kind.values() for e in es if not e.reward.details["grounded"]
+        ]
+        assert ungrounded == []
 
 
 def test_flaws_are_caught_by_the_component_meant_for_them(retail, tmp_path):
