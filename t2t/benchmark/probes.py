@@ -11,7 +11,7 @@ the probe takes any answer to its confirmation questions as a yes.
 Every probe but `random` acts only on what the conversation has shown (`t2t.benchmark.grounding`):
 before a call with a value that neither the user said nor a tool result showed, it asks the user
 for it (the first call: "Could you give me your email, so I can verify your identity?"), once
-per value; a value still missing after that is used as the plan has it, and the episode's
+per argument; a value still missing after that is used as the plan has it, and the episode's
 grounding check reports it. Confirmations name the call's records as the tool results showed
 them ("I can cancel pending order #W4843015 — Luggage Set and Charger — with reason 'ordered by
 mistake'. Shall I go ahead?"), never JSON or a tool's name. The flaws:
