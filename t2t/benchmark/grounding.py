@@ -3,13 +3,14 @@
 An agent that calls `find_user_id_by_name_zip` with a name and zip the user never said knows more
 than it was told; its success is not evidence that it can do the job. A value is grounded when it
 appeared earlier in a user message or a tool result (compared with `t2t.intents.text.mentions`:
-case-insensitive, numbers as numbers, "1,234.50" = 1234.5), or when the tool's JSON schema allows
-it outright (an `enum` of the argument, or a boolean).
+case-insensitive, numbers as numbers, "1,234.50" = 1234.5; an ISO date also as "May 3" or "3rd of
+May"), or when the tool's JSON schema allows it outright (an `enum` of the argument, or a boolean).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -105,9 +106,33 @@ def ungrounded_arguments(
         top = path.split(".")[0].split("[")[0]
         if isinstance(value, bool) or str(value).lower() in allowed.get(top, frozenset()):
             continue
-        if str(value).strip() and not mentions(heard, value, normalized=True):
+        if str(value).strip() and not _heard(heard, value):
             missing.append((path, value))
     return missing
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def _heard(heard: str, value: Any) -> bool:
+    """`value` is in the normalised text; an ISO date also as people write it ("May 3")."""
+    if mentions(heard, value, normalized=True):
+        return True
+    date = _ISO_DATE.match(str(value))
+    if date is None or not 1 <= int(date.group(2)) <= 12:
+        return False
+    month, day = _MONTHS[int(date.group(2)) - 1], int(date.group(3))
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    spoken = (
+        f"{month} {day}",
+        f"{month} {day}{suffix}",
+        f"{day} {month}",
+        f"{day}{suffix} of {month}",
+    )
+    return any(mentions(heard, words, normalized=True) for words in spoken)
 
 
 def ungrounded_values(messages: list[Message], domain: Domain) -> list[UngroundedValue]:
