@@ -12,7 +12,8 @@ Every probe but `random` acts only on what the conversation has shown (`t2t.benc
 before a call with a value that neither the user said nor a tool result showed, it asks the user
 for it (the first call: "Could you give me your email, so I can verify your identity?"), once
 per argument; a value still missing after that is used as the plan has it, and the episode's
-grounding check reports it. Confirmations name the call's records as the tool results showed
+grounding check reports it. A call only a flaw makes (eager's guess, reckless's forbidden call)
+is made as it is, without asking. Confirmations name the call's records as the tool results showed
 them ("I can cancel pending order #W4843015 — Luggage Set and Charger — with reason 'ordered by
 mistake'. Shall I go ahead?"), never JSON or a tool's name. The flaws:
 
@@ -157,17 +158,25 @@ def next_probe_turn(
         return _random_turn(context, messages, trial)
     task = context.task
     kind = kind_of(task)
-    plan = kind.probe_plan(name, task, task.gold_calls, context.writes, _user_switched(messages))
+    switched = _user_switched(messages)
+    plan = kind.probe_plan(name, task, task.gold_calls, context.writes, switched)
     made = [call for m in messages if m.role == "assistant" for call in m.tool_calls or []]
     step = _next_unmade(plan, made)
     if step is not None:
         call = plan[step]
         write = call.name in context.writes
+        # a call only the probe's flaw makes (a guess, the forbidden call) is made as it is
+        honest = (
+            plan
+            if name == "oracle"
+            else kind.probe_plan("oracle", task, task.gold_calls, context.writes, switched)
+        )
         if (
             question := kind.probe_before_call(name, task, call, messages, write=write)
         ) is not None:
             return _say(question)
-        if (ask := _ask_missing(call, messages, context.domain, first=not made)) is not None:
+        own = (call.name, _key(call.arguments)) not in {(c.name, _key(c.arguments)) for c in honest}
+        if not own and (ask := _ask_missing(call, messages, context.domain, first=not made)):
             return _say(ask)
         if write and not _confirmed(call, messages, blindly=_confirms_blindly(name)):
             return _say(confirmation_text(call, messages))
