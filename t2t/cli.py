@@ -315,12 +315,17 @@ def _export_sft(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         domain=args.domain,
         force=args.force,
+        keep_ungrounded=args.keep_ungrounded,
     )
+    if exported.kept_ungrounded:
+        ungrounded = f"{exported.ungrounded} ungrounded kept"
+    else:
+        ungrounded = f"{exported.ungrounded} ungrounded dropped"
     print(
         f"wrote {exported.out}: {exported.examples['train']} training and "
         f"{exported.examples['test']} test examples from {exported.successful} successful of "
-        f"{exported.episodes} episodes ({exported.duplicates} duplicates dropped); "
-        f"{exported.held_out_tasks} tasks held out"
+        f"{exported.episodes} episodes ({ungrounded}, {exported.duplicates} duplicates "
+        f"dropped); {exported.held_out_tasks} tasks held out"
     )
     if exported.invalid:
         print(f"  skipped {exported.invalid} conversations no fine-tuning API would take, e.g.:")

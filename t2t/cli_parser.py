@@ -159,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--domain", help="for task files whose tasks name no domain (τ² imports)")
     export.add_argument("--out", type=Path, required=True, help="output folder")
     export.add_argument("--force", action="store_true", help="replace an earlier export")
+    export.add_argument(
+        "--keep-ungrounded",
+        action="store_true",
+        help="keep successful episodes with a tool argument nobody gave the agent (default: drop)",
+    )
 
     tiny = command(
         "tiny-model", "tiny-model", "build a tiny random Qwen3-shaped model to train offline"

@@ -74,7 +74,9 @@ def test_ending_an_ambiguous_task_without_any_write_is_not_no_clarification(task
         episode = played(task, env, calls, said=("Goodbye.",))
         assert episode.reward.details["first_write_index"] is None  # it acted on nothing
         found = classify_failures(episode, task, env)
-        assert found[0] == "premature_end", found  # FAILURE_TYPES: "acted ... without asking"
+        # `played` makes calls with values nobody said: hallucinated_value comes first
+        assert found[0] == "hallucinated_value", found
+        assert found[1] == "premature_end", found  # FAILURE_TYPES: "acted ... without asking"
 
 
 def test_doing_only_the_writes_both_goals_share_is_not_ignored_change(task_set):

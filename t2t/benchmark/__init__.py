@@ -3,7 +3,12 @@
 from t2t.benchmark.agent import Agent, agent_system_prompt
 from t2t.benchmark.config import RunConfig, RunStats, load_run_config
 from t2t.benchmark.episode import TERMINATION_REASONS, run_episode
-from t2t.benchmark.grounding import UngroundedValue, is_grounded, ungrounded_values
+from t2t.benchmark.grounding import (
+    UngroundedValue,
+    episode_grounded,
+    is_grounded,
+    ungrounded_values,
+)
 from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, pass_k_matrix, summarize
 from t2t.benchmark.probes import PROBES, probe_names
 from t2t.benchmark.results import append_episodes, read_episodes
@@ -24,6 +29,7 @@ __all__ = [
     "User",
     "agent_system_prompt",
     "append_episodes",
+    "episode_grounded",
     "evaluate_episode",
     "format_table",
     "is_grounded",

@@ -3,22 +3,30 @@
 An agent that calls `find_user_id_by_name_zip` with a name and zip the user never said knows more
 than it was told; its success is not evidence that it can do the job. A value is grounded when it
 appeared earlier in a user message or a tool result (compared with `t2t.intents.text.mentions`:
-case-insensitive, numbers as numbers, "1,234.50" = 1234.5), or when the tool's JSON schema allows
-it outright (an `enum` of the argument, or a boolean).
+case-insensitive, numbers as numbers, "1,234.50" = 1234.5; an ISO date also as "May 3" or "3rd of
+May"), or when the tool's JSON schema allows it outright (an `enum` of the argument, or a boolean).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
 
 from t2t.core.environment import Domain
-from t2t.core.schema import Message
-from t2t.intents.text import mentions
+from t2t.core.schema import Episode, Message, ToolCall
+from t2t.core.tools import Tool
+from t2t.intents.text import mentions, normalize_text
 
-__all__ = ["UngroundedValue", "is_grounded", "ungrounded_values"]
+__all__ = [
+    "UngroundedValue",
+    "heard_text",
+    "is_grounded",
+    "ungrounded_arguments",
+    "ungrounded_values",
+]
 
 
 class UngroundedValue(BaseModel):
@@ -55,13 +63,56 @@ def _enums(schema: Any) -> Iterator[Any]:
             yield from _enums(inner)
 
 
-def _allowed(domain: Domain, tool: str) -> dict[str, set[str]]:
+def _allowed(domain: Domain, tool: str) -> dict[str, frozenset[str]]:
     """Per top-level argument, the enum values its schema allows (as text, lower case)."""
     found = domain.tools.get(tool)
-    if found is None:
-        return {}
-    properties = found.openai_schema()["function"].get("parameters", {}).get("properties", {})
-    return {name: {str(v).lower() for v in _enums(schema)} for name, schema in properties.items()}
+    return {} if found is None else _enum_values(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _enum_values(tool: Tool) -> dict[str, frozenset[str]]:
+    """Building a schema costs a millisecond: once per tool, not once per call checked."""
+    properties = tool.openai_schema()["function"].get("parameters", {}).get("properties", {})
+    return {
+        name: frozenset(str(v).lower() for v in _enums(schema))
+        for name, schema in properties.items()
+    }
+
+
+def heard_text(messages: list[Message]) -> str:
+    """What the user said and the tools showed in `messages`: the text that grounds a value."""
+    return "\n".join(m.content for m in messages if m.role in ("user", "tool") and m.content)
+
+
+def ungrounded_arguments(
+    call: ToolCall,
+    heard: str,
+    domain: Domain,
+    _allowed_cache: dict[str, dict[str, frozenset[str]]] | None = None,
+    *,
+    normalized: bool = False,
+) -> list[tuple[str, Any]]:
+    """(path, value) of each argument value of `call` that `heard` does not mention and the
+    tool's schema does not allow outright (`normalized`: `heard` went through `normalize_text`).
+    """
+    heard = heard if normalized else normalize_text(heard)
+    cache = {} if _allowed_cache is None else _allowed_cache
+    if call.name not in cache:
+        cache[call.name] = _allowed(domain, call.name)
+    allowed = cache[call.name]
+    missing = []
+    for path, value in _leaves(call.arguments, ""):
+        top = path.split(".")[0].split("[")[0]
+        if isinstance(value, bool) or str(value).lower() in allowed.get(top, frozenset()):
+            continue
+        if str(value).strip() and not _heard(heard, value):
+            missing.append((path, value))
+    return missing
+
+
+def _heard(heard: str, value: Any) -> bool:
+    """`value` is in the normalised text (an ISO date also as people write it: "May 3")."""
+    return mentions(heard, value, normalized=True)
 
 
 def ungrounded_values(messages: list[Message], domain: Domain) -> list[UngroundedValue]:
@@ -71,28 +122,22 @@ def ungrounded_values(messages: list[Message], domain: Domain) -> list[Ungrounde
     prompt (the policy) do not.
     """
     heard: list[str] = []
-    allowed_by_tool: dict[str, dict[str, set[str]]] = {}
+    allowed_by_tool: dict[str, dict[str, frozenset[str]]] = {}
     missing: list[UngroundedValue] = []
     index = 0
     for message in messages:
         if message.role in ("user", "tool") and message.content:
-            heard.append(message.content)
+            heard.append(normalize_text(message.content))
             continue
-        if message.role != "assistant":
+        if message.role != "assistant" or not message.tool_calls:
             continue
         text = "\n".join(heard)
         for call in message.tool_calls or []:
-            if call.name not in allowed_by_tool:
-                allowed_by_tool[call.name] = _allowed(domain, call.name)
-            allowed = allowed_by_tool[call.name]
-            for path, value in _leaves(call.arguments, ""):
-                top = path.split(".")[0].split("[")[0]
-                if isinstance(value, bool) or str(value).lower() in allowed.get(top, set()):
-                    continue
-                if str(value).strip() and not mentions(text, value):
-                    missing.append(
-                        UngroundedValue(call_index=index, tool=call.name, path=path, value=value)
-                    )
+            found = ungrounded_arguments(call, text, domain, allowed_by_tool, normalized=True)
+            for path, value in found:
+                missing.append(
+                    UngroundedValue(call_index=index, tool=call.name, path=path, value=value)
+                )
             index += 1
     return missing
 
@@ -100,3 +145,14 @@ def ungrounded_values(messages: list[Message], domain: Domain) -> list[Ungrounde
 def is_grounded(messages: list[Message], domain: Domain) -> bool:
     """Every argument value of every agent tool call was grounded."""
     return not ungrounded_values(messages, domain)
+
+
+def episode_grounded(episode: Episode, domain: Domain | None = None) -> bool | None:
+    """Whether the episode's calls were grounded: the scorer's verdict (`grounded` in the reward
+    details) or, for episodes scored before it recorded one, checked again on `domain`; `None`
+    when neither is at hand.
+    """
+    recorded = episode.reward.details.get("grounded") if episode.reward else None
+    if isinstance(recorded, bool):
+        return recorded
+    return None if domain is None else is_grounded(episode.messages, domain)

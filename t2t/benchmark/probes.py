@@ -5,8 +5,17 @@ would act: it makes the gold calls in order, asks for an explicit yes before eac
 which record is meant when the request is ambiguous, follows the user's change of mind, refuses
 an infeasible request with the policy's reason and tells what it must tell. Each flawed probe is
 the oracle with the one flaw a variant kind exists to catch, the kind's `probe`; the kind's hooks
-(`probe_plan`, `probe_before_write`, `probe_closing`) say how, and `probe_confirms_blindly` whether
-the probe takes any answer to its confirmation questions as a yes:
+(`probe_plan`, `probe_before_call`, `probe_closing`) say how, and `probe_confirms_blindly` whether
+the probe takes any answer to its confirmation questions as a yes.
+
+Every probe but `random` acts only on what the conversation has shown (`t2t.benchmark.grounding`):
+before a call with a value that neither the user said nor a tool result showed, it asks the user
+for it (the first call: "Could you give me your email, so I can verify your identity?"), once
+per argument; a value still missing after that is used as the plan has it, and the episode's
+grounding check reports it. A call only a flaw makes (eager's guess, reckless's forbidden call)
+is made as it is, without asking. Confirmations name the call's records as the tool results showed
+them ("I can cancel pending order #W4843015 — Luggage Set and Charger — with reason 'ordered by
+mistake'. Shall I go ahead?"), never JSON or a tool's name. The flaws:
 
 - `t2t/eager` never asks; on an ambiguous task it guesses a candidate other than the withheld one
   (the unlucky guess the variant must catch; a lucky guess would still fail the clarification).
@@ -31,6 +40,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from t2t.benchmark.grounding import heard_text, ungrounded_arguments
+from t2t.benchmark.wording import ask_text, asked_names, confirmation_text, humanize
 from t2t.core.environment import Domain
 from t2t.core.errors import ConfigError
 from t2t.core.schema import Message, Task, ToolCall
@@ -147,16 +158,28 @@ def next_probe_turn(
         return _random_turn(context, messages, trial)
     task = context.task
     kind = kind_of(task)
-    plan = kind.probe_plan(name, task, task.gold_calls, context.writes, _user_switched(messages))
+    switched = _user_switched(messages)
+    plan = kind.probe_plan(name, task, task.gold_calls, context.writes, switched)
     made = [call for m in messages if m.role == "assistant" for call in m.tool_calls or []]
     step = _next_unmade(plan, made)
     if step is not None:
         call = plan[step]
-        if call.name in context.writes:
-            if (question := kind.probe_before_write(name, task, messages)) is not None:
-                return _say(question)
-            if not _confirmed(call, messages, blindly=_confirms_blindly(name)):
-                return _say(confirmation_text(call))
+        write = call.name in context.writes
+        # a call only the probe's flaw makes (a guess, the forbidden call) is made as it is
+        honest = (
+            plan
+            if name == "oracle"
+            else kind.probe_plan("oracle", task, task.gold_calls, context.writes, switched)
+        )
+        if (
+            question := kind.probe_before_call(name, task, call, messages, write=write)
+        ) is not None:
+            return _say(question)
+        own = (call.name, _key(call.arguments)) not in {(c.name, _key(c.arguments)) for c in honest}
+        if not own and (ask := _ask_missing(call, messages, context.domain, first=not made)):
+            return _say(ask)
+        if write and not _confirmed(call, messages, blindly=_confirms_blindly(name)):
+            return _say(confirmation_text(call, messages))
         call_id = f"call_{len(made)}"
         return Message(role="assistant", tool_calls=[call.model_copy(update={"id": call_id})])
     if (closing := kind.probe_closing(name, task)) is not None:
@@ -166,10 +189,18 @@ def next_probe_turn(
     return _say(f"Your request is complete.{extra} Is there anything else I can help you with?")
 
 
-def confirmation_text(call: ToolCall) -> str:
-    """The probes' question before a write; names the exact call so the answer is tied to it."""
-    arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
-    return f"I am about to run {call.name} with {arguments}. Do you want me to proceed? (yes/no)"
+def _ask_missing(
+    call: ToolCall, messages: list[Message], domain: Domain, *, first: bool
+) -> str | None:
+    """A question for the values of `call` nothing has given yet, each asked for once.
+
+    Before the first call the question is for the user's identity.
+    """
+    missing = ungrounded_arguments(call, heard_text(messages), domain)
+    names = dict.fromkeys(humanize(path.split(".")[0].split("[")[0]) for path, _ in missing)
+    asked = asked_names(messages)
+    new = [n for n in names if n not in asked]
+    return ask_text(new, identity=first) if new else None
 
 
 def _next_unmade(plan: list[ToolCall], made: list[ToolCall]) -> int | None:
@@ -197,7 +228,8 @@ def _confirmed(call: ToolCall, messages: list[Message], *, blindly: bool) -> boo
     if len(messages) < 2 or messages[-1].role != "user":
         return False
     question = messages[-2]
-    if question.role != "assistant" or question.content != confirmation_text(call):
+    expected = confirmation_text(call, messages[:-2])
+    if question.role != "assistant" or question.content != expected:
         return False
     return blindly or _is_yes(messages[-1].content or "")
 

@@ -6,12 +6,18 @@ task's initial DB (milliseconds), so the score never trusts what a rollout recor
 reports (`IntentKind.score`), so imported τ² tasks are scored by state + communicate and a new
 variant kind needs no branch here. Components a kind adds beyond `Reward`'s fields are kept in
 `details["components"]` and count towards the reward like the others.
+
+Every episode also gets a grounding check (`t2t.benchmark.grounding`), reported in the details
+and not part of the reward: `grounded` (every argument value of every agent call was said by the
+user, shown by a tool result or allowed by the tool's schema), `ungrounded_count` and the first
+`ungrounded` values (call index, tool, argument path, value).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from t2t.benchmark.grounding import ungrounded_values
 from t2t.core.environment import Environment, RecordChange
 from t2t.core.replay import compare_states, initial_environment, replay_calls
 from t2t.core.schema import Episode, Message, Reward, Task, ToolCall
@@ -74,6 +80,10 @@ def evaluate_episode(task: Task, messages: list[Message], env: Environment) -> R
         "call_errors": [e.model_dump() for e in replay.errors[:MAX_LISTED]],
         "violations": [v.model_dump() for v in replay.violations[:MAX_LISTED]],
     }
+    ungrounded = ungrounded_values(messages, env.domain)  # reported, not scored
+    details["grounded"] = not ungrounded
+    details["ungrounded_count"] = len(ungrounded)
+    details["ungrounded"] = [u.model_dump() for u in ungrounded[:MAX_LISTED]]
     if gold.errors:  # a task defect, not the agent's: reported so it can be traced
         details["gold_errors"] = [e.model_dump() for e in gold.errors[:MAX_LISTED]]
 

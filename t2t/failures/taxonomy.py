@@ -7,6 +7,12 @@ replaying the episode: a record the gold changed and the agent did not is a *mis
 both changed differently *wrong arguments*, one only the agent changed an *extra write*. Each
 variant kind adds its own types (`IntentKind.failure_types`, ranked among these) and says when
 they apply (`IntentKind.classify`).
+
+A failing episode whose agent passed a tool a value that nobody gave it (the scorer's grounding
+check, `t2t.benchmark.grounding`) is a *hallucinated value*. It ranks after the policy and the
+kinds' own types (what the variant tests comes first) and before the final-state types, which a
+made-up id usually explains. A passing episode keeps no failure type (the reward is not changed
+by grounding): its `grounded` column says whether it guessed, and `export-sft` drops it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
+from t2t.benchmark.grounding import episode_grounded
 from t2t.benchmark.passk import is_infra_error, variant_sort_key
 from t2t.benchmark.scoring import COMPONENTS
 from t2t.core.environment import Environment
@@ -47,7 +54,10 @@ _GENERIC_TYPES: dict[str, FailureType] = {
         "the agent repeated failing tool calls until the run stopped it", 20
     ),
     "policy_violation": FailureType("the agent made a call the policy forbids", 30),
-    # 40-59: the kinds' own types (failed_to_refuse 41, no_clarification 42, ignored_change 43)
+    # 40-54: the kinds' own types (failed_to_refuse 41, no_clarification 42, ignored_change 43)
+    "hallucinated_value": FailureType(
+        "the agent passed a tool a value nobody said and no tool result showed", 55
+    ),
     "premature_end": FailureType(
         "the conversation ended before the agent wrote anything it should have", 60
     ),
@@ -146,6 +156,8 @@ def classify_failures(episode: Episode, task: Task | None, env: Environment | No
             found.add("premature_end")  # handed a feasible request to a human
     if reward.communicate_ok is False:
         found.add("missing_information")
+    if episode_grounded(episode, env.domain if env is not None else None) is False:
+        found.add("hallucinated_value")
     return [name for name in FAILURE_TYPES if name in found] or ["other"]
 
 
@@ -203,6 +215,7 @@ def episode_frame(
                 "turns": len(episode.messages),  # as in `summarize`: tool messages count
                 "tool_calls": len(episode.tool_calls),
                 "failed_calls": (reward.details.get("failed_calls", 0) if reward else 0),
+                "grounded": episode_grounded(episode, env.domain if env is not None else None),
                 "cost_usd": episode.cost_usd,
                 "tokens": episode.tokens,
                 "duration_s": episode.duration_s,
@@ -230,6 +243,7 @@ _COLUMNS = [
     "turns",
     "tool_calls",
     "failed_calls",
+    "grounded",
     "cost_usd",
     "tokens",
     "duration_s",

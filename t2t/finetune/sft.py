@@ -2,7 +2,9 @@
 
 An episode becomes one example: the agent's system prompt (the domain policy), the conversation
 up to the agent's last turn, and the domain's tools. Only episodes with reward 1 are kept, at most
-`per_task` distinct conversations per task (shortest first), duplicates dropped.
+`per_task` distinct conversations per task (shortest first), duplicates dropped. A successful
+episode whose agent passed a tool a value nobody gave it (`t2t.benchmark.grounding`) is dropped
+too, unless `keep_ungrounded`: it would teach a model to invent ids that happened to be right.
 
 The split is by task *family*: a variant and the base task it was made from share their user,
 records and gold calls, so they always land on the same side. No test task, nor any variant of
@@ -28,6 +30,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from t2t.benchmark.agent import agent_system_prompt
+from t2t.benchmark.grounding import episode_grounded
 from t2t.benchmark.passk import is_infra_error
 from t2t.benchmark.results import read_episodes
 from t2t.core.environment import Domain
@@ -295,6 +298,10 @@ class SftExport(BaseModel):
     out: str
     episodes: int = Field(description="episodes read")
     successful: int = Field(description="reward-1 episodes of the chosen agents")
+    ungrounded: int = Field(
+        0, description="successful episodes with a tool argument nobody gave the agent (dropped)"
+    )
+    kept_ungrounded: bool = Field(False, description="ungrounded episodes were kept")
     duplicates: int = Field(description="successful conversations dropped as repeats")
     over_per_task: int = Field(description="distinct conversations beyond --per-task")
     invalid: int = Field(0, description="conversations no fine-tuning API would take (skipped)")
@@ -320,6 +327,7 @@ def export_sft(
     tokenizer: str | None = None,
     domain: str | None = None,
     force: bool = False,
+    keep_ungrounded: bool = False,
 ) -> SftExport:
     """Write the SFT files for `results` (episodes) played on `tasks` (task files) under `out`.
 
@@ -336,6 +344,8 @@ def export_sft(
             default: characters / 4.
         domain: The domain of task files whose tasks do not name one (τ² imports).
         force: Replace an earlier export in `out`.
+        keep_ungrounded: Keep successful episodes that fail the grounding check (they are
+            dropped by default and counted in `ungrounded`).
     """
     out = Path(out)
     if (out / "stats.json").exists() and not force:
@@ -355,7 +365,16 @@ def export_sft(
             f"(e.g. {unknown[0]}): give the task sets these results ran"
         )
     successful = successful_episodes(episodes, agents=agents)
-    distinct = choose_episodes(successful)
+    ungrounded = [
+        e
+        for e in successful
+        if episode_grounded(e, domains[all_tasks[e.task_id].domain or ""]) is False
+    ]
+    usable = successful
+    if ungrounded and not keep_ungrounded:
+        dropped = {id(e) for e in ungrounded}
+        usable = [e for e in successful if id(e) not in dropped]
+    distinct = choose_episodes(usable)
     chosen = distinct if per_task is None else choose_episodes(distinct, per_task=per_task)
     rows: dict[str, dict[str, list[Any]]] = {s: {"openai": [], "hf": []} for s in SPLITS}
     variants: dict[str, Counter[str]] = {s: Counter() for s in SPLITS}
@@ -408,7 +427,9 @@ def export_sft(
         out=str(out),
         episodes=len(episodes),
         successful=len(successful),
-        duplicates=(len(successful) - len(distinct)) + (len(chosen) - len(invalid) - written),
+        ungrounded=len(ungrounded),
+        kept_ungrounded=keep_ungrounded,
+        duplicates=(len(usable) - len(distinct)) + (len(chosen) - len(invalid) - written),
         invalid=len(invalid),
         invalid_reasons=invalid[:10],
         over_per_task=len(distinct) - len(chosen),

@@ -306,11 +306,19 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
             _guessed(gold, details, writes) if probe == self.probe and details.clarifies else gold
         )
 
-    def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None:
+    def probe_before_call(
+        self, probe: str, task: Task, call: ToolCall, messages: list[Message], *, write: bool
+    ) -> str | None:
+        """Ask which one is meant before the first write, or before looking up the record the
+        user left out (a call that carries the gold value), whichever comes first.
+        """
+        details = self.details(task)
         asked = any(m.role == "assistant" and m.content == CLARIFY_TEXT for m in messages)
-        if probe == self.probe or asked or not self.details(task).clarifies:
+        if probe == self.probe or asked or not details.clarifies:
             return None
-        return CLARIFY_TEXT
+        if write or _carries(call.arguments, details.gold_value):
+            return CLARIFY_TEXT
+        return None
 
     def score(self, task: Task, context: ScoreContext) -> dict[str, bool | None]:
         details = self.details(task)
@@ -356,6 +364,19 @@ class _Reveal(UserScript):
                 told = f"the one with {told}"
             return f"I mean {first_person(told)}."
         return None
+
+
+def _carries(value: Any, wanted: Any) -> bool:
+    """`wanted` is `value` or one of the values nested in it."""
+    if wanted is None:
+        return False
+    if value == wanted:
+        return True
+    if isinstance(value, dict):
+        return any(_carries(inner, wanted) for inner in value.values())
+    if isinstance(value, list):
+        return any(_carries(inner, wanted) for inner in value)
+    return False
 
 
 def _slot(details: AmbiguousDetails) -> Slot | None:

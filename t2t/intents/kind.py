@@ -168,7 +168,9 @@ class IntentKind(Protocol):
         switched: bool,
     ) -> list[ToolCall]: ...
 
-    def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None: ...
+    def probe_before_call(
+        self, probe: str, task: Task, call: ToolCall, messages: list[Message], *, write: bool
+    ) -> str | None: ...
 
     def probe_closing(self, probe: str, task: Task) -> str | None: ...
 
@@ -219,8 +221,12 @@ class KindHooks(Generic[D]):
     ) -> list[ToolCall]:
         return gold
 
-    def probe_before_write(self, probe: str, task: Task, messages: list[Message]) -> str | None:
-        """What a probe says instead of making its next write (e.g. a question), if anything."""
+    def probe_before_call(
+        self, probe: str, task: Task, call: ToolCall, messages: list[Message], *, write: bool
+    ) -> str | None:
+        """What a probe says instead of making its next call `call` (e.g. a question), if
+        anything; `write`: the call changes the DB.
+        """
         return None
 
     def probe_closing(self, probe: str, task: Task) -> str | None:

@@ -17,6 +17,7 @@ __all__ = [
     "has_internal_id",
     "has_timestamp",
     "mentions",
+    "normalize_text",
     "refused",
 ]
 
@@ -55,17 +56,40 @@ def _normalize_text(text: str) -> str:
     return _SPACES.sub(" ", _NUMBER.sub(_canonical_number, text)).strip()
 
 
-def mentions(text: str, value: Any) -> bool:
+def _spoken_dates(value: str) -> list[str]:
+    """An ISO date as people say it; nothing for any other text."""
+    spoken = spoken_date(value)
+    if spoken == value:
+        return []
+    month, day = spoken_date(value, year=False).split()
+    number = int(day)
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return [
+        spoken,
+        f"{month} {day}",
+        f"{month} {day}{suffix}",
+        f"{day} {month}",
+        f"{day}{suffix} of {month}",
+    ]
+
+
+def normalize_text(text: str) -> str:
+    """`text` as `mentions` reads it: normalise a long text once to look many values up in it."""
+    return _normalize_text(text)
+
+
+def mentions(text: str, value: Any, *, normalized: bool = False) -> bool:
     """Whether `value` occurs in `text` as whole words, case-insensitive, numbers normalised.
 
     "$1,234.50", "1234.5" and "1234.50" all mention 1234.5; "123" does not mention "12", and
     neither does "12.5". An ISO date is also mentioned as people say it: "May 3, 2024" mentions
-    2024-05-03, and so does "May 3" (a year is rarely said of this year's trip).
+    2024-05-03, and so do "May 3", "May 3rd", "3 May" and "3rd of May" (a year is rarely said of
+    this year's trip). `normalized`: `text` is `normalize_text`'s output already.
     """
-    said = _normalize_text(text)
-    forms = [str(value)]
-    if isinstance(value, str) and (spoken := spoken_date(value)) != value:
-        forms += [spoken, spoken_date(value, year=False)]
+    said = text if normalized else _normalize_text(text)
+    forms = [str(value), *(_spoken_dates(value) if isinstance(value, str) else [])]
     for form in forms:
         needle = _normalize_text(form)
         pattern = r"(?<!\w)(?<!\d\.)" + re.escape(needle) + r"(?!\w)(?!\.\d)"

@@ -80,3 +80,18 @@ def test_the_agents_own_words_do_not_ground(retail):
 def test_booleans_are_grounded_whatever_the_tool(retail):
     messages = [Message(role="user", content="Hi."), _call("some_tool", flag=True, count=7)]
     assert [m.path for m in ungrounded_values(messages, retail)] == ["count"]
+
+
+def test_an_iso_date_is_grounded_by_the_way_people_write_it():
+    airline = load_domain("airline")
+
+    def said(text):
+        return [
+            Message(role="user", content=text),
+            _call("search_direct_flight", origin="JFK", destination="SEA", date="2024-05-03"),
+        ]
+
+    for text in ("JFK to SEA on May 3, please", "JFK to SEA, May 3rd", "JFK-SEA on the 3rd of May"):
+        assert ungrounded_values(said(text), airline) == [], text
+    for text in ("JFK to SEA on May 30", "JFK to SEA on June 3", "JFK to SEA"):
+        assert [m.path for m in ungrounded_values(said(text), airline)] == ["date"], text

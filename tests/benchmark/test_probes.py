@@ -9,6 +9,8 @@ import t2t
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
 from t2t.benchmark.runner import run_rollouts
+from t2t.benchmark.wording import ASK_PREFIX, IDENTITY_SUFFIX
+from t2t.intents.ambiguous import CLARIFY_TEXT
 from t2t.tasks.task_set import open_task_set
 
 DOMAINS = ("retail", "airline", "banking")
@@ -63,6 +65,16 @@ def test_flawed_probe_fails_its_kind_only(task_set, tmp_path, probe):
     for kind, episodes in by_kind.items():
         if kind != TARGET[probe]:
             assert all(e.reward.value == 1.0 for e in episodes), kind
+    if probe == "eager":  # it never asks which one, nor for the values of its guess
+        said = [m.content for es in by_kind.values() for e in es for m in e.messages]
+        questions = [t for t in said if t and t.startswith(ASK_PREFIX)]
+        assert all(q.endswith(IDENTITY_SUFFIX) for q in questions)
+        assert CLARIFY_TEXT not in said
+    if probe != "reckless":  # the forbidden call may carry a value only the task knows
+        ungrounded = [
+            e.task_id for es in by_kind.values() for e in es if not e.reward.details["grounded"]
+        ]
+        assert ungrounded == []
 
 
 def test_flaws_are_caught_by_the_component_meant_for_them(retail, tmp_path):

@@ -358,7 +358,7 @@ def test_the_changing_user_switches_at_goal_a_own_write(task_set):
             if any(w in episode.messages[i].content.lower() for w in ("instead", "also want"))
         )
         asked = episode.messages[switch - 1].content
-        assert asked == confirmation_text(last_a), (task.id, asked)
+        assert asked == confirmation_text(last_a, episode.messages[: switch - 1]), task.id
         assert _play(task, env, agent="t2t/stubborn").reward.state_ok is False
 
 

@@ -9,8 +9,10 @@ from t2t.benchmark.config import RunConfig
 from t2t.benchmark.passk import summarize
 from t2t.benchmark.results import read_episodes
 from t2t.benchmark.runner import run_rollouts
+from t2t.benchmark.scoring import evaluate_episode
 from t2t.cli import main
 from t2t.core.errors import ConfigError, DataError
+from t2t.core.schema import Message
 from t2t.failures.figures import (
     failure_breakdown,
     pass_k_curves,
@@ -113,6 +115,45 @@ def test_a_changed_argument_is_wrong_arguments_and_a_second_record_an_extra_writ
             assert "other" not in found
             return
     pytest.skip("no second write of the same tool in the task set")
+
+
+def _told(task, env, calls):
+    """`played`, but the user said every value of the task's gold calls first."""
+    episode = played(task, env, calls)
+    said = json.dumps([c.arguments for c in task.gold_calls])
+    messages = [Message(role="user", content=said), *episode.messages[1:]]
+    reward = evaluate_episode(task, messages, env)
+    return episode.model_copy(update={"messages": messages, "reward": reward})
+
+
+def test_a_value_nobody_gave_is_a_hallucinated_value(task_set):
+    task, env = base_task_with_write(task_set), task_set[1]
+    index, write = next(
+        (i, c) for i, c in enumerate(task.gold_calls) if env.domain.is_write(c.name)
+    )
+    key = next(k for k, v in write.arguments.items() if isinstance(v, str))
+    made_up = write.model_copy(update={"arguments": {**write.arguments, key: "zz-made-up-9"}})
+    calls = [*task.gold_calls[:index], made_up]
+
+    hallucinated = _told(task, env, calls)
+    assert hallucinated.reward.details["grounded"] is False
+    found = classify_failures(hallucinated, task, env)
+    assert "hallucinated_value" in found, found
+    state_types = {"missing_write", "wrong_arguments", "extra_write", "premature_end"}
+    assert found.index("hallucinated_value") < min(
+        (found.index(t) for t in state_types & set(found)), default=len(found)
+    )
+
+    honest = _told(task, env, task.gold_calls[:index])  # grounded, but stops short
+    assert honest.reward.details["grounded"] is True and honest.reward.value == 0.0
+    assert "hallucinated_value" not in classify_failures(honest, task, env)
+
+    lucky = played(task, env, task.gold_calls)  # right, but nobody told it the values
+    assert lucky.reward.value == 1.0 and lucky.reward.details["grounded"] is False
+    assert classify_failures(lucky, task, env) == []  # the reward is not changed
+    rows = episode_frame([lucky, honest, hallucinated], [task], env)
+    assert list(rows.grounded) == [False, True, False]
+    assert list(rows.outcome) == ["pass", "fail", "fail"]
 
 
 def test_termination_reasons_and_infra_errors(task_set):

@@ -3,12 +3,13 @@
 import json
 
 import pytest
-from conftest import shared_task_set_path
+from conftest import played, shared_task_set_path
 from hypothesis import given
 from hypothesis import strategies as st
 
 from t2t.benchmark.agent import agent_system_prompt
 from t2t.benchmark.config import RunConfig
+from t2t.benchmark.results import append_episodes
 from t2t.benchmark.runner import run_rollouts
 from t2t.cli import main
 from t2t.core.errors import ConfigError, DataError
@@ -178,6 +179,39 @@ def test_cli_export_prints_stats_and_errors_in_one_line(played_set, tmp_path, ca
     )
     assert main(argv) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_ungrounded_successes_are_dropped_unless_kept(played_set, tmp_path, capsys):
+    """A reward-1 episode whose agent used values nobody gave it is not training data."""
+    tasks_path, tasks, env, results = played_set
+    task = next(t for t in tasks if t.variant.kind == "base" and t.gold_calls)
+    lucky = played(task, env, task.gold_calls).model_copy(update={"agent_model": "lucky"})
+    assert lucky.reward.value == 1.0 and lucky.reward.details["grounded"] is False
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_bytes(results.read_bytes())
+    append_episodes(mixed, [lucky])
+
+    dropped = export_sft([mixed], [tasks_path], tmp_path / "dropped")
+    assert dropped.ungrounded == 1 and not dropped.kept_ungrounded
+    kept = export_sft([mixed], [tasks_path], tmp_path / "kept", keep_ungrounded=True)
+    assert kept.ungrounded == 1 and kept.kept_ungrounded
+    assert sum(kept.examples.values()) == sum(dropped.examples.values()) + 1
+
+    def agents(out):
+        rows = [
+            r for side in ("train", "test") for r in read_examples(out / "hf" / f"{side}.jsonl")
+        ]
+        return {r["meta"]["agent_model"] for r in rows}
+
+    assert "lucky" not in agents(tmp_path / "dropped")
+    assert "lucky" in agents(tmp_path / "kept")
+
+    argv = ["export-sft", str(mixed), "--tasks", str(tasks_path)]
+    assert main([*argv, "--out", str(tmp_path / "cli")]) == 0
+    assert "1 ungrounded dropped" in capsys.readouterr().out
+    assert main([*argv, "--out", str(tmp_path / "cli2"), "--keep-ungrounded"]) == 0
+    assert "1 ungrounded kept" in capsys.readouterr().out
+    assert "lucky" in agents(tmp_path / "cli2")
 
 
 def _task(task_id: str, parent: str | None = None) -> Task:

@@ -197,6 +197,7 @@ def test_the_built_in_failure_types_keep_their_order():
         "failed_to_refuse",
         "no_clarification",
         "ignored_change",
+        "hallucinated_value",
         "premature_end",
         "missing_write",
         "wrong_arguments",
