@@ -34,7 +34,7 @@ ASKS = {
     ),
     "update_reservation_passengers": (
         "correct the passenger details on {reservation_id} to {passengers}",
-        "update the traveller on {reservation_id} to {passengers}",
+        "update the passenger list on {reservation_id} to {passengers}",
     ),
     "send_certificate": ("get a {amount} travel certificate as compensation",),
 }

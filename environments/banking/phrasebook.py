@@ -45,7 +45,7 @@ MOTIVES = {
         "since you need to send them money soon",
     ),
     "freeze_card": (
-        "because you cannot find it right now",
+        "because you cannot find it",
         "since you think you left it somewhere",
     ),
     "unfreeze_card": ("because you found it again", "since it turned up at home"),

@@ -7,7 +7,7 @@ README, "Bring your own domain").
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from t2t.tasks import Mention, listing, payment_method
@@ -48,7 +48,16 @@ ASKS = {
     ),
 }
 
-MOTIVES = {
+
+def _for_items(
+    mentions: Mapping[str, Mention], one: Sequence[str], several: Sequence[str]
+) -> Sequence[str]:
+    """The motive in the number of the items the request names."""
+    items = next(iter(mentions.values())).request.get("item_ids") if mentions else None
+    return several if isinstance(items, list) and len(items) > 1 else one
+
+
+MOTIVES: dict[str, Any] = {
     # the motive says the tool's reason word for word: the agent passes it on as told
     "cancel_pending_order:ordered by mistake": (
         "because it was ordered by mistake",
@@ -71,15 +80,15 @@ MOTIVES = {
         "since that card is close to its limit",
     ),
     "modify_user_address": ("because you moved", "since you have just moved house"),
-    "return_delivered_order_items": (
-        "because it arrived damaged",
-        "since it stopped working after a few days",
-        "because you no longer need it",
+    "return_delivered_order_items": lambda mentions: _for_items(
+        mentions,
+        ("because it arrived damaged", "since it stopped working after a few days"),
+        ("because they arrived damaged", "since they stopped working after a few days"),
     ),
-    "exchange_delivered_order_items": (
-        "because the one you got doesn't fit your needs",
-        "since you prefer a different option",
-        "because it is the wrong size",
+    "exchange_delivered_order_items": lambda mentions: _for_items(
+        mentions,
+        ("because the one you got doesn't fit your needs", "because it is the wrong size"),
+        ("because the ones you got don't fit your needs", "because they are the wrong size"),
     ),
 }
 
@@ -87,6 +96,8 @@ MOTIVES = {
 def _order(mention: Mention) -> str:
     """An order by its number and what is in it: "order #W5188661 (the Lamp and the Kettle)"."""
     items = (mention.record or {}).get("items") or []
+    if mention.request.get("item_ids"):  # the request names its items: the number is enough
+        return f"order {mention.value}"
     names = list(dict.fromkeys(i["name"] for i in items if isinstance(i, dict) and "name" in i))
     if not names:
         return f"order {mention.value}"
@@ -115,6 +126,12 @@ def _item(mention: Mention) -> str:
     return f"the {name}"
 
 
+def _option(key: str, value: Any) -> str:
+    """An option as people say it: "large size", "auto tilt" (not "auto tilt tilt mechanism")."""
+    name = key.replace("_", " ")
+    return str(value) if name.split()[0].lower() in str(value).lower() else f"{value} {name}"
+
+
 def _new_item(mention: Mention) -> str:
     """A replacement by the options that differ from the item it replaces."""
     options = (mention.record or {}).get("options") or {}
@@ -122,7 +139,7 @@ def _new_item(mention: Mention) -> str:
     changed = [k for k in options if old.get(k) != options[k]]
     if not changed:
         return "the very same one"
-    told = [f"{options[k]} {k.replace('_', ' ')}" for k in changed]
+    told = [_option(k, options[k]) for k in changed]
     return f"the one with {listing(told)}"
 
 

@@ -169,6 +169,7 @@ def _mention(
     *,
     partner: Any = None,
     container: dict[str, Any] | None = None,
+    request: dict[str, Any] | None = None,
 ) -> Mention:
     """`value` of `arg` with its record, the user's other records and what it replaces."""
     record = _record(walk, arg, value, version) if isinstance(value, str | int) else None
@@ -183,6 +184,9 @@ def _mention(
     if partner is not None and (partner_line := _line_of(container, partner)) is not None:
         partner_record = {**(partner_record or {}), **partner_line}
     entries = [f for f in walk.own.matching(arg) if f.own and f.record is not None]
+    profile = next((f.record for f in entries if f.value == value), None)
+    if profile is not None and record is not None and len(profile) > len(record):
+        record = {**record, **profile}  # a payment as the profile lists it, not as paid once
     own = any(f.value == value for f in entries) or (
         record is not None and walk.user_id in record.values()  # it names its owner: them
     )
@@ -195,6 +199,7 @@ def _mention(
         others=tuple(others.values()),
         partner=partner_record,
         container=container,
+        request=request or {},
     )
 
 
@@ -240,6 +245,7 @@ def _natural_request(
                     if isinstance(partners, list) and i < len(partners)
                     else None,
                     container=container,
+                    request=arguments,
                 )
                 for i, item in enumerate(value)
             ]
@@ -253,7 +259,7 @@ def _natural_request(
             mentions[arg] = parts[0] if parts else Mention(arg, value)
             slots[arg] = listing(named)
             continue
-        mention = _mention(walk, arg, value, version, container=container)
+        mention = _mention(walk, arg, value, version, container=container, request=arguments)
         mentions[arg] = mention
         if vague and arg in vague:
             slots[arg] = _hazy(book, mention, vague[arg][1])
@@ -287,7 +293,16 @@ def name_of(walk: Walk, candidate: Candidate, arg: str, value: Any) -> str | Non
     index = values.index(value) if isinstance(values, list) and value in values else None
     partner = partners[index] if isinstance(partners, list) and index is not None else None
     container = _container(walk, candidate, None)
-    return _named(book, _mention(walk, arg, value, None, partner=partner, container=container))
+    mention = _mention(
+        walk,
+        arg,
+        value,
+        None,
+        partner=partner,
+        container=container,
+        request=candidate.call.arguments,
+    )
+    return _named(book, mention)
 
 
 class _Slots(dict[str, str]):

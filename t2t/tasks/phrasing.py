@@ -67,6 +67,7 @@ class Mention:
     others: tuple[dict[str, Any], ...] = ()  # the user's other records under this argument
     partner: dict[str, Any] | None = None  # what a replacement replaces (the old item)
     container: dict[str, Any] | None = None  # the record the request is about (the order)
+    request: Mapping[str, Any] = field(default_factory=dict)  # the call's raw arguments
 
 
 Namer = Callable[[Mention], str]
@@ -198,7 +199,9 @@ def payment_method(mention: Mention) -> str:
     account", "your gift card" (with its last digits when they hold several).
     """
     record = mention.record or {}
-    source = str(record.get("source") or "")
+    source = str(record.get("source") or re.sub(r"_\d+$", "", str(mention.value)))
+    if not mention.own and not record.get("source"):  # someone else's: as the order shows it
+        return f"the original {words(source or 'payment method')}"
     if source == "paypal":
         return "your PayPal account"
     if source == "credit_card":
