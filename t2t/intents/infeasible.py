@@ -58,7 +58,7 @@ from t2t.intents.sound import (
     table_of,
     user_key,
 )
-from t2t.intents.text import refused
+from t2t.intents.text import has_internal_id, refused
 from t2t.tasks.convert import actions_from, request_text
 
 __all__ = ["Infeasible", "InfeasibleDetails"]
@@ -174,6 +174,10 @@ class Infeasible(KindHooks[InfeasibleDetails]):
         gold_calls = walk.calls_for(prefix)
         showing = _showing_read(walk, forbidden, step.candidate)
         needed = set(forbidden.sources) | ({showing} if showing is not None else set())
+        if strategy == "foreign-record" and _unsayable_anchor(walk, step, forbidden):
+            # a card or account named by its last digits: no agent can look someone else's up;
+            # it finds none of the user's that fits, and says no
+            needed, showing = set(), None
         support = [walk.calls[i] for i in sorted(needed) if walk.calls[i] not in gold_calls]
         partial = {
             k: v
@@ -362,6 +366,15 @@ def _showing_read(walk: Walk, forbidden: Candidate, explored: Candidate) -> int 
     sources = [f.source for f in walk.book.facts if f.source >= 0 and f.value in flat and f.own]
     sources = sources or [f.source for f in walk.book.facts if f.source >= 0 and f.value in flat]
     return max(sources) if sources else None
+
+
+def _unsayable_anchor(walk: Walk, step: WriteStep, forbidden: Candidate) -> bool:
+    """The record a foreign request is about has an internal id (a card, an account): the user
+    names it by its last digits, not by a number an agent could look up.
+    """
+    anchor = next(iter(slots_of(walk, step.candidate)), None)
+    value = forbidden.call.arguments.get(anchor.arg) if anchor is not None else None
+    return isinstance(value, str) and has_internal_id(value)
 
 
 def _ids(candidate: Candidate) -> dict[str, Any]:

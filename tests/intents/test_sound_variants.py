@@ -28,6 +28,7 @@ from t2t.explore.values import ValuePool
 from t2t.failures.audit import audit_task
 from t2t.intents import INTENT_KINDS, Rejected, check_variant
 from t2t.intents.sound import OWN_RECORDS, degenerate_reason, refusal_source, user_key
+from t2t.intents.text import has_internal_id
 
 DOMAINS = ("retail", "airline", "banking")
 SEEDS = range(60)
@@ -144,9 +145,14 @@ def test_requests_about_another_customers_records_are_built(worlds, name):
         named = [v for k, v in _forbidden(task).arguments.items() if k.endswith("_id")]
         owners = {_owner(final, value, key) for value in named} - {None}
         assert owners and details["user_id"] not in owners, task.id
-        # the agent must look the record up to see whose it is
+        # the agent must look the record up to see whose it is, when the user quotes its number;
+        # a card or account named by its last digits is one the agent finds none of the user's fits
         required = {c["name"] for c in details["required"]}
-        assert required, task.id
+        quoted = [v for v in named if not has_internal_id(v)]
+        assert bool(required) == bool(quoted), task.id
+        if not quoted:
+            said = {str(v) for c in task.gold_calls for v in c.arguments.values()}
+            assert not said & set(named), task.id  # no read of someone else's card
 
 
 _BY_STATUS = {
