@@ -23,8 +23,8 @@ ASKS = {
         "cancel your trip, {reservation_id}",
     ),
     "update_reservation_baggages": (
-        "have {total_baggages} checked bags in total on {reservation_id} "
-        "({nonfree_baggages} of them beyond the free allowance), paid with {payment_id}",
+        "have {total_baggages} checked bags in total on {reservation_id}, "
+        "{nonfree_baggages} of them beyond the free allowance, paid with {payment_id}",
         "add checked bags to {reservation_id}, for {total_baggages} in total "
         "({nonfree_baggages} of them beyond the free allowance), charged to {payment_id}",
     ),
@@ -52,13 +52,23 @@ def _cancel_motives(mentions: Mapping[str, Mention]) -> Sequence[str]:
     return ("because your plans changed", "since the trip is no longer happening")
 
 
+def _bag_motives(mentions: Mapping[str, Mention]) -> Sequence[str]:
+    """More bags for more luggage; fewer for travelling light (the motive fits the change)."""
+    reservation = mentions.get("reservation_id")
+    had = (reservation.record or {}).get("total_baggages") if reservation else None
+    wanted = reservation.request.get("total_baggages") if reservation else None
+    if isinstance(had, int) and isinstance(wanted, int) and wanted < had:
+        return ("because you are travelling lighter than planned", "since you packed less")
+    return (
+        "because you are bringing more luggage than planned",
+        "since you are packing for a longer stay",
+    )
+
+
 MOTIVES: dict[str, Any] = {
     "book_reservation": ("because you are visiting family", "since you have a work trip"),
     "cancel_reservation": _cancel_motives,
-    "update_reservation_baggages": (
-        "because you are bringing more luggage than planned",
-        "since you are packing for a longer stay",
-    ),
+    "update_reservation_baggages": lambda mentions: _bag_motives(mentions),
     "update_reservation_flights": (
         "because your meeting was moved",
         "since your plans changed",
