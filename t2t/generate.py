@@ -309,8 +309,15 @@ def _prepare_run(out: Path, config: GenerateConfig, force: bool) -> Path:
         if force:
             shutil.rmtree(parts, ignore_errors=True)
         elif manifest.get("config_hash") != config.config_hash():
+            mine = config.model_dump(mode="json", exclude={"n"})
+            theirs = {k: v for k, v in (manifest.get("config") or {}).items() if k != "n"}
+            made = (
+                "by an older t2t (the pipeline changed since)"
+                if mine == theirs
+                else f"with other settings ({manifest.get('config')})"
+            )
             raise ConfigError(
-                f"{out} holds a task set made with other settings ({manifest.get('config')}); "
+                f"{out} holds a task set made {made}; "
                 "pass --force to replace it or choose another --out"
             )
     elif out.exists() and any(p.name != ".lock" for p in out.iterdir()) and not force:

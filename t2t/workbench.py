@@ -42,6 +42,14 @@ def _complete(folder: Path, config: GenerateConfig) -> bool:
     return done
 
 
+def _made_differently(folder: Path, config: GenerateConfig) -> bool:
+    manifest = folder / "manifest.json"
+    if not manifest.exists():
+        return False
+    made: str | None = read_json(manifest, what="run manifest").get("config_hash")
+    return made != config.config_hash()
+
+
 def task_set(
     domain: str,
     *,
@@ -57,7 +65,8 @@ def task_set(
     config = GenerateConfig(domain=domain, n=n, seed=seed, db_seed=seed)
     folder = (results or results_dir()) / "tasks" / f"{domain}-n{n}-s{seed}"
     if not _complete(folder, config):
-        generate_tasks(config, folder, progress=progress)
+        # the folder is this cache's own: a set an older t2t made there is replaced, not refused
+        generate_tasks(config, folder, progress=progress, force=_made_differently(folder, config))
     tasks, env = open_task_set(folder / "tasks.jsonl")
     return tasks, env, folder
 

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 import t2t
+import t2t.generate as generate_module
 import t2t.intents.infeasible as infeasible_module
 from t2t.core.errors import ConfigError
 from t2t.core.replay import replay_calls
@@ -129,6 +130,17 @@ def test_chunks_of_another_config_are_not_reused(tmp_path):
     generate_tasks(b.model_copy(update={"n": 40}), tmp_path / "b", workers=1, progress=False)
     ids = [json.loads(line)["id"] for line in (tmp_path / "b" / "tasks.jsonl").open()]
     assert all(i.startswith("retail-1-") for i in ids)
+
+
+def test_a_set_an_older_t2t_made_is_refused_saying_so(tmp_path, monkeypatch):
+    config = GenerateConfig(domain="retail", scale="small", n=4, seed=0)
+    generate_tasks(config, tmp_path / "set", workers=1, progress=False)
+    monkeypatch.setattr(generate_module, "PIPELINE_VERSION", generate_module.PIPELINE_VERSION + 1)
+    with pytest.raises(ConfigError, match="made by an older t2t"):
+        generate_tasks(config.model_copy(update={"n": 8}), tmp_path / "set", workers=1)
+    other = config.model_copy(update={"seed": 1})
+    with pytest.raises(ConfigError, match="made with other settings"):
+        generate_tasks(other, tmp_path / "set", workers=1)
 
 
 def test_model_calls_have_a_timeout(monkeypatch):

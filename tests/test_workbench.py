@@ -131,3 +131,24 @@ def test_configured_models_reads_t2t_models(monkeypatch, value, expected):
     else:
         monkeypatch.setenv("T2T_MODELS", value)
     assert workbench.configured_models() == expected
+
+
+def test_a_cached_set_an_older_t2t_made_is_replaced_and_an_interrupted_one_resumed(
+    tmp_path, shared_folder, monkeypatch
+):
+    """The folder is the workbench's own cache: after an upgrade it is remade, not refused."""
+    forced = []
+    monkeypatch.setattr(
+        workbench,
+        "generate_tasks",
+        lambda config, out, **kwargs: forced.append(kwargs.get("force", False)),
+    )
+    folder = tmp_path / "tasks" / f"retail-n{N}-s0"
+    shutil.copytree(shared_folder, folder)
+    (folder / "yield.json").unlink()
+    workbench.task_set("retail", n=N, seed=0, results=tmp_path)  # same settings: resumed
+    manifest = (folder / "manifest.json").read_text(encoding="utf-8")
+    mine = GenerateConfig(domain="retail", n=N).config_hash()
+    (folder / "manifest.json").write_text(manifest.replace(mine, "0" * 16), encoding="utf-8")
+    workbench.task_set("retail", n=N, seed=0, results=tmp_path)  # made by other code: replaced
+    assert forced == [False, True]
