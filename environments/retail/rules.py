@@ -8,6 +8,7 @@ does not), which is exactly what infeasible variants are built from.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from t2t import State, ToolCall, rule
@@ -133,17 +134,20 @@ def items_in_order(db: State, call: ToolCall) -> str | None:
     return f"items {missing} are not in order {order['order_id']}" if missing else None
 
 
+def _changes(db: State, call: ToolCall) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(old item, new item, the old item's product) of each item change in the order."""
+    order = _order(db, call)
+    for old, new in _pairs(call) if order else []:
+        item = next((i for i in order["items"] if i["item_id"] == old), None)
+        product = db["products"].get(item["product_id"]) if item else None
+        if item is not None and product is not None:
+            yield old, new, product
+
+
 @rule(*_ITEM_CHANGES, degenerate=True)
 def item_becomes_another_variant(db: State, call: ToolCall) -> str | None:
     """Each item may only become a different item of the same product."""
-    order = _order(db, call)
-    if not order:
-        return None
-    for old, new in _pairs(call):
-        item = next((i for i in order["items"] if i["item_id"] == old), None)
-        product = db["products"].get(item["product_id"]) if item else None
-        if item is None or product is None:
-            continue
+    for old, new, product in _changes(db, call):
         if new == old:
             return f"item {old} would be exchanged for itself"
         if new not in product["variants"]:
@@ -154,14 +158,7 @@ def item_becomes_another_variant(db: State, call: ToolCall) -> str | None:
 @rule(*_ITEM_CHANGES)
 def same_product_available_item(db: State, call: ToolCall) -> str | None:
     """Each item may only become an available item (of the same product)."""
-    order = _order(db, call)
-    if not order:
-        return None
-    for old, new in _pairs(call):
-        item = next((i for i in order["items"] if i["item_id"] == old), None)
-        product = db["products"].get(item["product_id"]) if item else None
-        if item is None or product is None:
-            continue
+    for old, new, product in _changes(db, call):
         variant = product["variants"].get(new)
         if variant is not None and new != old and not variant["available"]:
             return f"item {new} is not available"

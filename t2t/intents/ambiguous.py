@@ -40,6 +40,7 @@ from t2t.intents.slots import (
     slots_of,
     substitutes,
 )
+from t2t.intents.sound import contains_value
 from t2t.intents.text import first_person, has_internal_id, has_timestamp, mentions
 from t2t.tasks import listing, spoken, words
 from t2t.tasks.convert import describe_value, name_of, request_text
@@ -316,7 +317,9 @@ class Ambiguous(KindHooks[AmbiguousDetails]):
         asked = any(m.role == "assistant" and m.content == CLARIFY_TEXT for m in messages)
         if probe == self.probe or asked or not details.clarifies:
             return None
-        if write or _carries(call.arguments, details.gold_value):
+        if write or (
+            details.gold_value is not None and contains_value(call.arguments, details.gold_value)
+        ):
             return CLARIFY_TEXT
         return None
 
@@ -364,19 +367,6 @@ class _Reveal(UserScript):
                 told = f"the one with {told}"
             return f"I mean {first_person(told)}."
         return None
-
-
-def _carries(value: Any, wanted: Any) -> bool:
-    """`wanted` is `value` or one of the values nested in it."""
-    if wanted is None:
-        return False
-    if value == wanted:
-        return True
-    if isinstance(value, dict):
-        return any(_carries(inner, wanted) for inner in value.values())
-    if isinstance(value, list):
-        return any(_carries(inner, wanted) for inner in value)
-    return False
 
 
 def _slot(details: AmbiguousDetails) -> Slot | None:

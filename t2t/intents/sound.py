@@ -24,6 +24,7 @@ __all__ = [
     "OWN_RECORDS",
     "RefusalSource",
     "broken_rules",
+    "contains_value",
     "degenerate_reason",
     "foreign_reason",
     "hidden_keys",
@@ -202,13 +203,14 @@ def _impossible_count(arguments: dict[str, Any]) -> str | None:
     return None
 
 
-def _contains(value: Any, wanted: Any) -> bool:
+def contains_value(value: Any, wanted: Any) -> bool:
+    """`wanted` is `value` or one of the values nested in its dicts and lists."""
     if value == wanted:
         return True
     if isinstance(value, dict):
-        return any(_contains(v, wanted) for v in value.values())
+        return any(contains_value(v, wanted) for v in value.values())
     if isinstance(value, list):
-        return any(_contains(v, wanted) for v in value)
+        return any(contains_value(v, wanted) for v in value)
     return False
 
 
@@ -230,7 +232,7 @@ def _not_in_record(state: State, arguments: dict[str, Any]) -> str | None:
         ):
             continue
         for item in value:
-            if isinstance(item, str) and not _contains(record, item):
+            if isinstance(item, str) and not contains_value(record, item):
                 return f"{arg} names {item}, which is not in the record"
     return None
 
