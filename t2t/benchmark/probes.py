@@ -178,8 +178,10 @@ def next_probe_turn(
         own = (call.name, _key(call.arguments)) not in {(c.name, _key(c.arguments)) for c in honest}
         if not own and (ask := _ask_missing(call, messages, context.domain, first=not made)):
             return _say(ask)
-        if write and not _confirmed(call, messages, blindly=_confirms_blindly(name)):
-            return _say(confirmation_text(call, messages))
+        if write and not _confirmed(
+            call, messages, blindly=_confirms_blindly(name), domain=context.domain
+        ):
+            return _say(confirmation_text(call, messages, context.domain))
         call_id = f"call_{len(made)}"
         return Message(role="assistant", tool_calls=[call.model_copy(update={"id": call_id})])
     if (closing := kind.probe_closing(name, task)) is not None:
@@ -223,12 +225,14 @@ def _say(text: str) -> Message:
     return Message(role="assistant", content=text)
 
 
-def _confirmed(call: ToolCall, messages: list[Message], *, blindly: bool) -> bool:
+def _confirmed(
+    call: ToolCall, messages: list[Message], *, blindly: bool, domain: Domain | None = None
+) -> bool:
     """The last thing said was our question about exactly this call, answered with a yes."""
     if len(messages) < 2 or messages[-1].role != "user":
         return False
     question = messages[-2]
-    expected = confirmation_text(call, messages[:-2])
+    expected = confirmation_text(call, messages[:-2], domain)
     if question.role != "assistant" or question.content != expected:
         return False
     return blindly or _is_yes(messages[-1].content or "")

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from string import Formatter
 from typing import Any
 
+from t2t.core.environment import Domain
 from t2t.core.schema import Message, ToolCall
+from t2t.intents.text import mentions
+from t2t.tasks import Mention, phrasebook_of
+from t2t.tasks.convert import line_of, phrase_call
 
 __all__ = [
     "ASK_PREFIX",
@@ -67,15 +72,21 @@ def asked_names(messages: list[Message]) -> set[str]:
 # ------------------------------------------------------------------------------- confirmations
 
 
-def confirmation_text(call: ToolCall, messages: Sequence[Message] = ()) -> str:
+def confirmation_text(
+    call: ToolCall, messages: Sequence[Message] = (), domain: Domain | None = None
+) -> str:
     """The probes' question before a write, naming every value of the call in words.
 
-    "I can cancel pending order #W4843015 — Luggage Set, Charger and T-Shirt — with reason
-    'ordered by mistake'. Shall I go ahead?" Records are named from the tool results in
-    `messages` (the conversation before the question); the authenticated user's own id is left
-    out. The same call after the same conversation gives the same text, which is how the probe
-    ties the user's yes to this call.
+    With the `domain`'s phrasebook, in its words, as the user would put it: "I can cancel order
+    #W4843015 (the Luggage Set and the Charger), with reason 'ordered by mistake'. Shall I go
+    ahead?"; otherwise generically: "I can cancel pending order #W4843015 — Luggage Set, Charger
+    and T-Shirt — with reason 'ordered by mistake'. Shall I go ahead?". Records are named from
+    the tool results in `messages` (the conversation before the question); the authenticated
+    user's own id is left out. The same call after the same conversation gives the same text,
+    which is how the probe ties the user's yes to this call.
     """
+    if domain is not None and (phrased := _phrased(call, messages, domain)) is not None:
+        return phrased
     phrase = humanize(call.name)
     names = _record_names(messages)
     identity = _identity_values(messages)
@@ -92,6 +103,66 @@ def confirmation_text(call: ToolCall, messages: Sequence[Message] = ()) -> str:
     joiner = " with " if head else " for "
     text = f"I can {phrase}{head}{joiner + rest if rest else ''}."
     return text.replace(" —.", ".") + " Shall I go ahead?"
+
+
+def _phrased(call: ToolCall, messages: Sequence[Message], domain: Domain) -> str | None:
+    """The confirmation in the phrasebook's words, with what its template leaves unsaid."""
+    book = phrasebook_of(domain)
+    if book is None or call.name not in book.asks:
+        return None
+    records = _best_records(messages, named=False)
+    identity = _identity_values(messages)
+
+    def said(arg: str, value: Any) -> bool:
+        return not (isinstance(value, str | int) and str(value) in identity)
+
+    container = next(
+        (
+            records.get(value)
+            for arg, value in call.arguments.items()
+            if arg.endswith("_id") and isinstance(value, str) and said(arg, value)
+        ),
+        None,
+    )
+
+    def record_of(value: Any) -> dict[str, Any] | None:
+        record = records.get(str(value)) if isinstance(value, str | int) else None
+        if record is None and isinstance(value, dict):  # {flight_number, date}: the flight
+            record = next((records[str(v)] for v in value.values() if str(v) in records), None)
+        line = line_of(container, value)  # an order's line names the item
+        return {**(record or {}), **line} if line is not None else record
+
+    def mention_of(arg: str, value: Any, partner: Any) -> Mention:
+        record = record_of(value)
+        owned = record is not None and any(str(v) in identity for v in record.values())
+        return Mention(
+            arg=arg,
+            value=value,
+            record=record,
+            own=owned or (record is not None and "source" in record),  # a profile's payment
+            partner=record_of(partner) if partner is not None else None,
+            container=container,
+            request=call.arguments,
+        )
+
+    ask = phrase_call(book, call, mention_of, said=said, motive=False)
+    fields = {f for t in book.asks[call.name] for _, f, _, _ in Formatter().parse(t) if f}
+    derived = bool(fields & set(book.derived))  # a derived phrase stands for the rest
+    unsaid = [
+        f"{humanize(key)} {_render(value)}"
+        for key, value in call.arguments.items()
+        if said(key, value) and key not in fields and not derived and not _all_mentioned(ask, value)
+    ]
+    extra = f", with {_joined(unsaid)}" if unsaid else ""
+    return f"I can {ask}{extra}. Shall I go ahead?"
+
+
+def _all_mentioned(text: str, value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_all_mentioned(text, v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_mentioned(text, v) for v in value)
+    return mentions(text, value)
 
 
 def _is_id(key: str) -> bool:
@@ -180,22 +251,30 @@ def _name(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _record_names(messages: Sequence[Message]) -> dict[str, str]:
-    """Id → the record's name, for every record a tool result showed under an id."""
-    best: dict[str, tuple[int, str]] = {}
+def _best_records(messages: Sequence[Message], *, named: bool) -> dict[str, dict[str, Any]]:
+    """Id → the record a tool result showed under it (`named`: only records with a name)."""
+    best: dict[str, tuple[int, dict[str, Any]]] = {}
     for result in _results(messages):
         for stored_under, record in _dicts(result):
-            name = _name(record)
-            if name is None:
+            if named and _name(record) is None:
                 continue
             ids = [(3, record["id"])] if "id" in record else []
             ids += [(2, stored_under)] if stored_under else []
             own = [k for k in record if k.endswith("_id")]
             ids += [(1 if i == 0 else 0, record[k]) for i, k in enumerate(own)]
             for rank, value in ids:
-                if isinstance(value, str | int) and rank > best.get(str(value), (-1, ""))[0]:
-                    best[str(value)] = (rank, name)
-    return {value: name for value, (_, name) in best.items()}
+                if isinstance(value, str | int) and rank > best.get(str(value), (-1, {}))[0]:
+                    best[str(value)] = (rank, record)
+    return {value: record for value, (_, record) in best.items()}
+
+
+def _record_names(messages: Sequence[Message]) -> dict[str, str]:
+    """Id → the record's name, for every record a tool result showed under an id."""
+    return {
+        value: name
+        for value, record in _best_records(messages, named=True).items()
+        if (name := _name(record)) is not None
+    }
 
 
 def _identity_values(messages: Sequence[Message]) -> set[str]:

@@ -10,6 +10,7 @@ scripted user and for the intent variants, which reword one part of it.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from t2t.core.environment import canonical_json
@@ -43,7 +44,9 @@ __all__ = [
     "humanize",
     "ask_text",
     "identity_text",
+    "line_of",
     "name_of",
+    "phrase_call",
     "reason_for_call",
     "request_text",
 ]
@@ -177,11 +180,11 @@ def _mention(
         for key, inner in value.items():
             if isinstance(inner, str) and (record := _record(walk, key, inner, version)):
                 break
-    line = _line_of(container, value)
+    line = line_of(container, value)
     if line is not None:  # an order's line names the item: the catalog entry does not
         record = {**(record or {}), **line}
     partner_record = _record(walk, _partner_arg(arg), partner, version) if partner else None
-    if partner is not None and (partner_line := _line_of(container, partner)) is not None:
+    if partner is not None and (partner_line := line_of(container, partner)) is not None:
         partner_record = {**(partner_record or {}), **partner_line}
     entries = [f for f in walk.own.matching(arg) if f.own and f.record is not None]
     profile = next((f.record for f in entries if f.value == value), None)
@@ -203,7 +206,7 @@ def _mention(
     )
 
 
-def _line_of(container: dict[str, Any] | None, value: Any) -> dict[str, Any] | None:
+def line_of(container: dict[str, Any] | None, value: Any) -> dict[str, Any] | None:
     """The entry of a list in `container` that holds `value` (an order's line for an item id)."""
     for inner in (container or {}).values():
         if isinstance(inner, list):
@@ -225,27 +228,58 @@ def _natural_request(
     vague: dict[str, tuple[int | None, dict[str, Any]]] | None,
     version: int | None,
 ) -> str:
-    call = candidate.call
-    arguments = call.arguments
     container = _container(walk, candidate, version)
+
+    def mention_of(arg: str, value: Any, partner: Any) -> Mention:
+        return _mention(
+            walk,
+            arg,
+            value,
+            version,
+            partner=partner,
+            container=container,
+            request=candidate.call.arguments,
+        )
+
+    return phrase_call(
+        book,
+        candidate.call,
+        mention_of,
+        said=lambda arg, value: _said(walk, candidate, arg, value),
+        vague=vague,
+    )
+
+
+def phrase_call(
+    book: Phrasebook,
+    call: ToolCall,
+    mention_of: Callable[[str, Any, Any], Mention],
+    *,
+    said: Callable[[str, Any], bool],
+    vague: dict[str, tuple[int | None, dict[str, Any]]] | None = None,
+    motive: bool = True,
+) -> str:
+    """A call in the words of `book`: the user's request (with its motive), or, for an agent
+    confirming it, the same words without one.
+
+    Args:
+        mention_of: `(argument, value, partner)` → the value with what is known of it: from a
+            walk's reads for a task, from the tool results of a conversation for a probe.
+        said: whether an argument value is said at all (identity values are told apart).
+    """
+    arguments = call.arguments
     mentions: dict[str, Mention] = {}
     slots: dict[str, str] = {}
     for arg, value in arguments.items():
-        if not _said(walk, candidate, arg, value):
+        if not said(arg, value):
             continue
         if isinstance(value, list):
             partners = arguments.get(_partner_arg(arg)) if arg != _partner_arg(arg) else None
             parts = [
-                _mention(
-                    walk,
+                mention_of(
                     arg,
                     item,
-                    version,
-                    partner=partners[i]
-                    if isinstance(partners, list) and i < len(partners)
-                    else None,
-                    container=container,
-                    request=arguments,
+                    partners[i] if isinstance(partners, list) and i < len(partners) else None,
                 )
                 for i, item in enumerate(value)
             ]
@@ -259,7 +293,7 @@ def _natural_request(
             mentions[arg] = parts[0] if parts else Mention(arg, value)
             slots[arg] = listing(named)
             continue
-        mention = _mention(walk, arg, value, version, container=container, request=arguments)
+        mention = mention_of(arg, value, None)
         mentions[arg] = mention
         if vague and arg in vague:
             slots[arg] = _hazy(book, mention, vague[arg][1])
@@ -268,7 +302,7 @@ def _natural_request(
     slots.update({name: derive(arguments, slots) for name, derive in book.derived.items()})
     ask = seeded_choice(book.asks[call.name], call.name, canonical_json(arguments))
     ask = ask.format_map(_Slots(slots))
-    motives = book.motives_for(call.name, arguments, mentions)
+    motives = book.motives_for(call.name, arguments, mentions) if motive else ()
     if not motives:
         return ask
     why = seeded_choice(motives, "why", call.name, canonical_json(arguments))

@@ -20,7 +20,7 @@ from t2t.benchmark.runner import run_rollouts
 from t2t.benchmark.users import ScriptedUser
 from t2t.benchmark.wording import ASK_PREFIX, IDENTITY_SUFFIX
 from t2t.core.schema import Message, ToolCall
-from t2t.intents.text import mentions
+from t2t.intents.text import has_internal_id, mentions
 from t2t.tasks.task_set import open_task_set
 
 DOMAINS = ("retail", "airline", "banking")
@@ -71,7 +71,10 @@ def test_the_probe_asks_for_identity_before_its_first_lookup(oracle_run):
 
 def test_confirmations_speak_in_words_not_json_or_tool_names(oracle_run):
     _, env, episodes = oracle_run
-    tool_name = re.compile("|".join(re.escape(n) for n in env.domain.tools))
+    names = [n for n in env.domain.tools if "_" in n]
+    tool_name = re.compile(
+        "|".join(re.escape(n) + "|" + re.escape(n.replace("_", " ")) for n in names)
+    )
     confirmations = [
         m.content
         for e in episodes
@@ -81,7 +84,8 @@ def test_confirmations_speak_in_words_not_json_or_tool_names(oracle_run):
     assert confirmations
     for text in confirmations:
         assert "{" not in text and '"' not in text, text
-        assert not tool_name.search(text), text
+        assert not tool_name.search(text), text  # in the phrasebook's words, not the tool's
+        assert not has_internal_id(text), text  # "your Visa ending in 1076", not its key
     said = [m.content for e in episodes for m in e.messages if m.role == "assistant" and m.content]
     assert not any("yes/no" in text or "I am about to run" in text for text in said)
 

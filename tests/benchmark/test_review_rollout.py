@@ -358,7 +358,9 @@ def test_the_changing_user_switches_at_goal_a_own_write(task_set):
             if any(w in episode.messages[i].content.lower() for w in ("instead", "also want"))
         )
         asked = episode.messages[switch - 1].content
-        assert asked == confirmation_text(last_a, episode.messages[: switch - 1]), task.id
+        assert asked == confirmation_text(last_a, episode.messages[: switch - 1], env.domain), (
+            task.id
+        )
         assert _play(task, env, agent="t2t/stubborn").reward.state_ok is False
 
 
