@@ -88,7 +88,6 @@ def ungrounded_arguments(
     call: ToolCall,
     heard: str,
     domain: Domain,
-    _allowed_cache: dict[str, dict[str, frozenset[str]]] | None = None,
     *,
     normalized: bool = False,
 ) -> list[tuple[str, Any]]:
@@ -96,23 +95,15 @@ def ungrounded_arguments(
     tool's schema does not allow outright (`normalized`: `heard` went through `normalize_text`).
     """
     heard = heard if normalized else normalize_text(heard)
-    cache = {} if _allowed_cache is None else _allowed_cache
-    if call.name not in cache:
-        cache[call.name] = _allowed(domain, call.name)
-    allowed = cache[call.name]
+    allowed = _allowed(domain, call.name)
     missing = []
     for path, value in _leaves(call.arguments, ""):
         top = path.split(".")[0].split("[")[0]
         if isinstance(value, bool) or str(value).lower() in allowed.get(top, frozenset()):
             continue
-        if str(value).strip() and not _heard(heard, value):
+        if str(value).strip() and not mentions(heard, value, normalized=True):
             missing.append((path, value))
     return missing
-
-
-def _heard(heard: str, value: Any) -> bool:
-    """`value` is in the normalised text (an ISO date also as people write it: "May 3")."""
-    return mentions(heard, value, normalized=True)
 
 
 def ungrounded_values(messages: list[Message], domain: Domain) -> list[UngroundedValue]:
@@ -122,7 +113,6 @@ def ungrounded_values(messages: list[Message], domain: Domain) -> list[Ungrounde
     prompt (the policy) do not.
     """
     heard: list[str] = []
-    allowed_by_tool: dict[str, dict[str, frozenset[str]]] = {}
     missing: list[UngroundedValue] = []
     index = 0
     for message in messages:
@@ -133,7 +123,7 @@ def ungrounded_values(messages: list[Message], domain: Domain) -> list[Ungrounde
             continue
         text = "\n".join(heard)
         for call in message.tool_calls or []:
-            found = ungrounded_arguments(call, text, domain, allowed_by_tool, normalized=True)
+            found = ungrounded_arguments(call, text, domain, normalized=True)
             for path, value in found:
                 missing.append(
                     UngroundedValue(call_index=index, tool=call.name, path=path, value=value)

@@ -134,12 +134,11 @@ def _phrased(call: ToolCall, messages: Sequence[Message], domain: Domain) -> str
 
     def mention_of(arg: str, value: Any, partner: Any) -> Mention:
         record = record_of(value)
-        owned = record is not None and any(str(v) in identity for v in record.values())
         return Mention(
             arg=arg,
             value=value,
             record=record,
-            own=owned or (record is not None and "source" in record),  # a profile's payment
+            own=record is not None and any(str(v) in identity for v in record.values()),
             partner=record_of(partner) if partner is not None else None,
             container=container,
             request=call.arguments,

@@ -19,7 +19,7 @@ from t2t.core.tools import Tool
 from t2t.explore.facts import FactBook, arg_matches, parse_output, singular
 from t2t.explore.values import arguments_schema, resolve_schema
 
-__all__ = ["USER_TABLES", "ToolGraph", "build_tool_graph", "user_record"]
+__all__ = ["USER_TABLES", "ToolGraph", "build_tool_graph", "user_record", "user_table_of"]
 
 # Tables that hold the people who call; a domain can name its own with USER_TABLE in tools.py.
 USER_TABLES = ("users", "customers", "clients", "members", "patients", "subscribers", "guests")
@@ -90,7 +90,12 @@ def user_record(env: Environment, table: str, key: str) -> dict[str, Any]:
     return {f"{singular(table)}_id": key, **env.state[table][key]}
 
 
-def _user_table(env: Environment, module_hint: str | None) -> str:
+def user_table_of(env: Environment, module_hint: str | None = None) -> str:
+    """The table holding the users: `USER_TABLE` of the domain, else the first known name.
+
+    Raises:
+        DomainError: neither names a table of the DB.
+    """
     tables = env.state.tables()
     module_hint = module_hint or env.domain.user_table
     if module_hint:
@@ -115,7 +120,7 @@ def build_tool_graph(
     writes = [t.name for t in domain.tools.values() if t.kind == "write"]
     if not writes:
         raise DomainError(f"domain {domain.name} has no write tools: nothing to explore")
-    table = _user_table(env, user_table)
+    table = user_table_of(env, user_table)
     keys = sorted(env.state[table])
     rng = random.Random(seed)
     sample = rng.sample(keys, min(probes, len(keys)))

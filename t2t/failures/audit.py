@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm.auto import tqdm
 
-from t2t.benchmark.grounding import is_grounded
+from t2t.benchmark.grounding import episode_grounded
 from t2t.benchmark.results import read_episodes
 from t2t.core.environment import Domain, Environment, canonical_json
 from t2t.core.errors import ConfigError
@@ -301,7 +301,7 @@ def grounding_frame(episodes: Iterable[Episode], domains: dict[str, Domain]) -> 
             continue
         tally = counts.setdefault((episode.agent_model, domain.name), [0, 0])
         tally[0] += 1
-        tally[1] += is_grounded(episode.messages, domain)
+        tally[1] += bool(episode_grounded(episode, domain))  # the scorer's verdict, if it gave one
     rows = [
         {"agent": agent, "domain": domain, "episodes": n, "grounded": good / n}
         for (agent, domain), (n, good) in sorted(counts.items())

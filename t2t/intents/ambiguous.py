@@ -125,7 +125,7 @@ def _attributes_text(keys: list[str], attributes: dict[str, Any]) -> str:
         return f"the {spoken(attributes['name'])}"
     parts = [
         f"the {spoken(attributes[k])}"
-        if k in ("name", "items")
+        if k in _NAMING_KEYS
         else f"{words(k)} {spoken(attributes[k])}"
         for k in keys
     ]
@@ -177,7 +177,7 @@ def _withheld(
     for key in usable:
         if rules_out(chosen):
             break
-        if not rules_out([*chosen, key]) and all(theirs[v].get(key) == mine[key] for v in fitting):
+        if all(theirs[v].get(key) == mine[key] for v in fitting):
             continue  # rules nothing out
         chosen.append(key)
     if chosen and rules_out(chosen):

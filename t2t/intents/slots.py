@@ -17,7 +17,7 @@ from typing import Any
 from t2t.core.environment import Environment
 from t2t.core.schema import Action, Task, ToolCall, UserInstructions, Variant
 from t2t.explore.walk import Candidate, Walk, WriteStep
-from t2t.tasks.convert import actions_from, ask_text, reason_for_call
+from t2t.tasks.convert import actions_from, reason_for_call, wants_to_know
 
 __all__ = [
     "Rejected",
@@ -203,7 +203,7 @@ def derive_task(
     assert isinstance(user, UserInstructions), "a variant needs structured user instructions"
     user.reason_for_call = reason_for_call([*earlier, *requests], seed=base.provenance.seed or 0)
     if ask:
-        user.reason_for_call += f" {ask_text(ask)}"
+        user.reason_for_call += f" {wants_to_know(ask)}"
     user.task_instructions += " " + instructions
     task.id = base.id.removesuffix("-base") + f"-{kind}"
     if actions is not None:

@@ -16,9 +16,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from t2t.core.environment import Domain, Environment, State
+from t2t.core.errors import DomainError
 from t2t.core.schema import ToolCall
 from t2t.explore.facts import singular
-from t2t.explore.graph import USER_TABLES
+from t2t.explore.graph import user_table_of
 
 __all__ = [
     "OWN_RECORDS",
@@ -80,9 +81,11 @@ def own_records_rule(domain: Domain) -> bool:
 
 def user_key(env: Environment) -> str | None:
     """The field naming a record's user: `user_id` for `users`, `customer_id` for `customers`."""
-    tables = env.state.tables()
-    table = env.domain.user_table or next((t for t in USER_TABLES if t in tables), None)
-    return f"{singular(table)}_id" if table else None
+    try:
+        table = user_table_of(env)
+    except DomainError:  # no users' table: no record is anyone else's
+        return None
+    return f"{singular(table)}_id"
 
 
 def table_of(state: State, value: Any) -> str | None:

@@ -42,7 +42,7 @@ __all__ = [
     "convert_walk",
     "describe_value",
     "humanize",
-    "ask_text",
+    "wants_to_know",
     "identity_text",
     "line_of",
     "name_of",
@@ -221,6 +221,14 @@ def _partner_arg(arg: str) -> str:
     return arg.removeprefix("new_")
 
 
+def _partner(arguments: dict[str, Any], arg: str, index: int) -> Any:
+    """What element `index` of a replacing list argument replaces (`item_ids[i]` for
+    `new_item_ids[i]`), or None.
+    """
+    partners = arguments.get(_partner_arg(arg)) if arg != _partner_arg(arg) else None
+    return partners[index] if isinstance(partners, list) and index < len(partners) else None
+
+
 def _natural_request(
     walk: Walk,
     candidate: Candidate,
@@ -274,14 +282,8 @@ def phrase_call(
         if not said(arg, value):
             continue
         if isinstance(value, list):
-            partners = arguments.get(_partner_arg(arg)) if arg != _partner_arg(arg) else None
             parts = [
-                mention_of(
-                    arg,
-                    item,
-                    partners[i] if isinstance(partners, list) and i < len(partners) else None,
-                )
-                for i, item in enumerate(value)
+                mention_of(arg, item, _partner(arguments, arg, i)) for i, item in enumerate(value)
             ]
             named = [_named(book, m) for m in parts]
             if vague and arg in vague:
@@ -322,10 +324,9 @@ def name_of(walk: Walk, candidate: Candidate, arg: str, value: Any) -> str | Non
     book = phrasebook_of(walk.env.domain)
     if book is None or arg not in book.names:
         return None
-    partners = candidate.call.arguments.get(_partner_arg(arg)) if arg != _partner_arg(arg) else None
     values = candidate.call.arguments.get(arg)
     index = values.index(value) if isinstance(values, list) and value in values else None
-    partner = partners[index] if isinstance(partners, list) and index is not None else None
+    partner = _partner(candidate.call.arguments, arg, index) if index is not None else None
     container = _container(walk, candidate, None)
     mention = _mention(
         walk,
@@ -413,7 +414,7 @@ def reason_for_call(requests: list[str], *, seed: int = 0) -> str:
     return " ".join(sentences)
 
 
-def ask_text(question: str) -> str:
+def wants_to_know(question: str) -> str:
     """The user's question about a number: "You also want to know the price of …"."""
     return f"You also want to know {question}."
 
@@ -521,7 +522,7 @@ def convert_walk(walk: Walk, *, task_id: str, seed: int) -> Task:
     writes = [step.candidate for step in walk.steps]
     requests = [request_text(walk, w, version=k) for k, w in enumerate(writes)]
     communicate = _communicate(walk, writes[-1], rng)
-    asks = f" {ask_text(communicate[0])}" if communicate else ""
+    asks = f" {wants_to_know(communicate[0])}" if communicate else ""
     instructions = UserInstructions(
         domain=walk.domain_name,
         reason_for_call=reason_for_call(requests, seed=seed) + asks,
