@@ -25,9 +25,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from string import Formatter
 from typing import Any
 
 from t2t.core.environment import Domain
+from t2t.core.errors import DomainError
 from t2t.domain.loader import domain_module
 
 __all__ = [
@@ -109,18 +111,45 @@ def phrasebook_of(domain: Domain) -> Phrasebook | None:
         return None
     if domain.folder not in _BOOKS:
         module = domain_module(domain, "phrasebook", optional=True)
-        _BOOKS[domain.folder] = (
-            None
-            if module is None
-            else Phrasebook(
+        book = None
+        if module is not None:
+            book = Phrasebook(
                 asks=getattr(module, "ASKS", {}),
                 motives=getattr(module, "MOTIVES", {}),
                 names=getattr(module, "NAMES", {}),
                 derived=getattr(module, "DERIVED", {}),
                 unknown=getattr(module, "UNKNOWN", {}),
             )
-        )
+            _check(book, domain)
+        _BOOKS[domain.folder] = book
     return _BOOKS[domain.folder]
+
+
+def _check(book: Phrasebook, domain: Domain) -> None:
+    """A clear error for a phrasebook that names a tool or argument the domain does not have.
+
+    Raises:
+        DomainError: naming the file, the table and the entry.
+    """
+    where = f"{domain.folder}/phrasebook.py"
+    for tool, templates in book.asks.items():
+        found = domain.tools.get(tool)
+        if found is None or isinstance(templates, str):
+            problem = "is not a tool of the domain" if found is None else "is not a list"
+            raise DomainError(f"{where}: ASKS[{tool!r}] {problem}")
+        schema = found.openai_schema()["function"].get("parameters", {})
+        known = set(schema.get("properties", {})) | set(book.derived)
+        for template in templates:
+            fields = {f for _, f, _, _ in Formatter().parse(template) if f}
+            if fields - known:
+                raise DomainError(
+                    f"{where}: ASKS[{tool!r}] template {template!r} names "
+                    f"{', '.join(sorted(fields - known))}: neither an argument of {tool} "
+                    "nor a DERIVED entry"
+                )
+    for key in book.motives:
+        if key.split(":", 1)[0] not in domain.tools:
+            raise DomainError(f"{where}: MOTIVES[{key!r}] names no tool of the domain")
 
 
 def seeded_choice(options: Sequence[str], *key: Any) -> str:

@@ -6,6 +6,7 @@ import string
 import pytest
 
 import t2t
+from t2t.core.errors import DomainError
 from t2t.explore import build_tool_graph, explore_offline
 from t2t.explore.values import ValuePool
 from t2t.intents.text import mentions
@@ -112,3 +113,22 @@ def test_a_domain_without_a_phrasebook_keeps_the_generic_wording(tmp_path):
     walk = next(w for s in range(20) if (w := explore_offline(env, graph, pool, seed=s)))
     text = request_text(walk, walk.steps[0].candidate)
     assert text.startswith(walk.steps[0].candidate.call.name.replace("_", " ") + ":"), text
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('ASKS = {"refund_everything": ("refund {order_id}",)}', "is not a tool of the domain"),
+        ('ASKS = {"cancel_pending_order": ("cancel {order}",)}', "names order: neither"),
+        ('ASKS = {"cancel_pending_order": "cancel {order_id}"}', "is not a list"),
+        ('MOTIVES = {"cancel_order": ("because",)}', "names no tool of the domain"),
+    ],
+)
+def test_a_phrasebook_naming_what_the_domain_lacks_is_a_clear_error(tmp_path, table, message):
+    folder = tmp_path / "shop"
+    shutil.copytree(t2t.load_domain("retail").folder, folder)
+    (folder / "phrasebook.py").write_text(table + "\n", encoding="utf-8")
+    domain = t2t.load_domain(str(folder))
+    with pytest.raises(DomainError, match=message) as error:
+        phrasebook_of(domain)
+    assert "phrasebook.py" in str(error.value)
