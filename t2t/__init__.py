@@ -49,12 +49,15 @@ _LAZY = {
     "evaluate_episode": "t2t.benchmark.scoring",
     "pass_hat_k": "t2t.benchmark.passk",
     "summarize": "t2t.benchmark.passk",
+    "bootstrap_ci": "t2t.benchmark.uncertainty",
+    "paired_difference": "t2t.benchmark.uncertainty",
     "episode_frame": "t2t.failures.taxonomy",
     "TrajectoryInspector": "t2t.failures.inspector",
     "export_sft": "t2t.finetune.sft",
     "TrainConfig": "t2t.finetune.train",
     "train_sft": "t2t.finetune.train",
     "compare_models": "t2t.finetune.compare",
+    "paired_differences": "t2t.finetune.compare",
 }
 
 
@@ -96,6 +99,7 @@ __all__ = [
     "Trajectory",
     "TrajectoryInspector",
     "YieldReport",
+    "bootstrap_ci",
     "build_tool_graph",
     "builtin_domains",
     "check_episode_state",
@@ -111,6 +115,8 @@ __all__ = [
     "load_domain",
     "load_run_config",
     "open_task_set",
+    "paired_difference",
+    "paired_differences",
     "pass_hat_k",
     "read_episodes",
     "read_db",

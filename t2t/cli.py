@@ -401,10 +401,16 @@ def _compare(args: argparse.Namespace) -> int:
         user=args.user,
         max_steps=args.max_steps,
         max_tokens=args.max_tokens,
+        baseline=args.baseline,
         progress=not args.quiet,
     )
-    print(format_table(compare_table(comparison.frame).reset_index()))
-    print(f"wrote {comparison.csv} and {comparison.figure}")
+    print(format_table(compare_table(comparison.frame, intervals=True).reset_index()))
+    paired = comparison.paired
+    if not paired.empty:
+        first = paired.iloc[0]
+        print(f"\npass^{first['k']} minus {first['baseline']}'s, paired by task [95% interval]:")
+        print(format_table(paired.drop(columns="baseline")))
+    print(f"wrote {comparison.csv}, {comparison.paired_csv} and {comparison.figure}")
     return 0
 
 

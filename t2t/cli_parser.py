@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--user", default="scripted", help="scripted (default) or a litellm model")
     compare.add_argument("--max-steps", type=int, default=30, help="agent turns per episode")
     compare.add_argument("--max-tokens", type=int, help="tokens per agent reply")
+    compare.add_argument(
+        "--baseline", metavar="LABEL", help="paired differences against it (default: first model)"
+    )
     compare.add_argument("--out", type=Path, required=True, help="folder (results resume)")
 
     tau2 = commands.add_parser("tau2", help="τ²-bench interop")

@@ -9,11 +9,20 @@ from t2t.benchmark.grounding import (
     is_grounded,
     ungrounded_values,
 )
-from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, pass_k_matrix, summarize
+from t2t.benchmark.passk import (
+    fold_intervals,
+    format_table,
+    interval_columns,
+    pass_hat_k,
+    pass_k_long,
+    pass_k_matrix,
+    summarize,
+)
 from t2t.benchmark.probes import PROBES, probe_names
 from t2t.benchmark.results import append_episodes, read_episodes
 from t2t.benchmark.runner import run_rollouts, run_rollouts_async
 from t2t.benchmark.scoring import COMPONENTS, evaluate_episode, score_episode
+from t2t.benchmark.uncertainty import bootstrap_ci, format_interval, paired_difference
 from t2t.benchmark.users import LLMUser, ScriptedUser, User, make_user
 
 __all__ = [
@@ -29,12 +38,17 @@ __all__ = [
     "User",
     "agent_system_prompt",
     "append_episodes",
+    "bootstrap_ci",
     "episode_grounded",
     "evaluate_episode",
+    "fold_intervals",
+    "format_interval",
     "format_table",
+    "interval_columns",
     "is_grounded",
     "load_run_config",
     "make_user",
+    "paired_difference",
     "pass_hat_k",
     "pass_k_long",
     "pass_k_matrix",

@@ -1,7 +1,8 @@
 """pass^k summaries per model × variant: τ-bench's unbiased estimator over valid trials.
 
 Infrastructure errors are counted and left out of every score; runs with different settings are
-kept in separate rows, never pooled as trials.
+kept in separate rows, never pooled as trials. Each score carries a 95% bootstrap interval over
+tasks (`uncertainty`), so two rows are compared with their noise in view.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from t2t.benchmark.scoring import COMPONENTS
+from t2t.benchmark.uncertainty import bootstrap_ci, format_interval
 from t2t.core.schema import Episode
 from t2t.intents.kind import INTENT_KINDS
 
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "VARIANT_ORDER",
+    "fold_intervals",
     "format_table",
+    "interval_columns",
     "is_infra_error",
     "order_variants",
     "pass_hat_k",
@@ -66,11 +70,20 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
+def interval_columns(column: str) -> tuple[str, str]:
+    """The (lo, hi) columns of a score's interval: `pass^2` → `pass_hat_2_lo`, `reward` →
+    `reward_lo`. Not `pass^2_lo`, so code picking the `pass^` columns by prefix still works.
+    """
+    stem = f"pass_hat_{column[5:]}" if column.startswith("pass^") else column
+    return f"{stem}_lo", f"{stem}_hi"
+
+
 def _row(keys: dict[str, str], episodes: list[Episode], max_k: int | None) -> dict[str, Any]:
     valid = [e for e in episodes if not is_infra_error(e)]
-    trials: dict[str, list[bool]] = {}
+    by_task: dict[str, list[Episode]] = {}
     for e in valid:
-        trials.setdefault(e.task_id, []).append(e.reward.value == 1.0)  # type: ignore[union-attr]
+        by_task.setdefault(e.task_id, []).append(e)
+    trials = {t: [e.reward.value == 1.0 for e in es] for t, es in by_task.items()}  # type: ignore[union-attr]
     top = max_k or min((len(t) for t in trials.values()), default=0)
     row: dict[str, Any] = {
         **keys,
@@ -78,16 +91,23 @@ def _row(keys: dict[str, str], episodes: list[Episode], max_k: int | None) -> di
         "episodes": len(episodes),
         "infra_errors": len(episodes) - len(valid),
     }
+    per_task: dict[str, list[float]] = {}  # each score's value per task, for its interval
     for k in range(1, top + 1):
-        row[f"pass^{k}"] = _mean(
-            [pass_hat_k(len(t), sum(t), k) for t in trials.values() if len(t) >= k]
-        )
+        values = [pass_hat_k(len(t), sum(t), k) for t in trials.values() if len(t) >= k]
+        row[f"pass^{k}"], per_task[f"pass^{k}"] = _mean(values), values
     row["reward"] = _mean([e.reward.value for e in valid])  # type: ignore[union-attr]
+    per_task["reward"] = [_mean([e.reward.value for e in es]) for es in by_task.values()]  # type: ignore[union-attr]
     for name in COMPONENTS:
         row[name] = _mean([float(v) for e in valid if (v := getattr(e.reward, name)) is not None])
+        per_task[name] = [
+            _mean([float(v) for e in es if (v := getattr(e.reward, name)) is not None])
+            for es in by_task.values()
+        ]
     row["cost_usd"] = _mean([e.cost_usd for e in valid])
     row["turns"] = _mean([float(len(e.messages)) for e in valid])
     row["duration_s"] = _mean([e.duration_s for e in valid])
+    for column, values in per_task.items():
+        row.update(zip(interval_columns(column), bootstrap_ci(values), strict=True))
     return row
 
 
@@ -101,6 +121,10 @@ def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.Da
     column after them is computed over the other episodes only. pass^k runs to `max_k`, or else
     to the fewest valid trials of any task in the row; pass^k of a row averages the tasks with
     at least k valid trials. Component rates are over the episodes the component applies to.
+
+    The last columns are 95% bootstrap intervals over tasks (`interval_columns` names them:
+    `pass_hat_1_lo`, `pass_hat_1_hi`, …, `reward_lo`, `reward_hi`, `state_ok_lo`, …): a task's
+    value is its pass^k estimate, or its mean of the reward or component over its trials.
     """
     import pandas as pd
 
@@ -122,7 +146,9 @@ def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.Da
     top = max((int(c[5:]) for r in rows for c in r if c.startswith("pass^")), default=0)
     columns = ["agent_model", "user_model", "config", "variant", "tasks", "episodes"]
     columns += ["infra_errors", *(f"pass^{k}" for k in range(1, top + 1))]
+    scores = [*(f"pass^{k}" for k in range(1, top + 1)), "reward", *COMPONENTS]
     columns += ["reward", *COMPONENTS, "cost_usd", "turns", "duration_s"]
+    columns += [c for score in scores for c in interval_columns(score)]
     table = pd.DataFrame(rows, columns=columns)
     pairs = {(agent, user) for agent, user, _ in runs}
     if len(pairs) == len(runs):  # one settings hash per agent and user: the column says nothing
@@ -131,7 +157,9 @@ def summarize(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.Da
 
 
 def pass_k_long(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.DataFrame:
-    """pass^k in long form (agent_model, user_model, [config,] variant, k, pass_hat_k)."""
+    """pass^k in long form (agent_model, user_model, [config,] variant, k, pass_hat_k,
+    pass_hat_k_lo, pass_hat_k_hi): the estimate and its 95% bootstrap interval over tasks.
+    """
     import pandas as pd
 
     table = summarize(episodes, max_k=max_k)
@@ -139,6 +167,13 @@ def pass_k_long(episodes: Iterable[Episode], *, max_k: int | None = None) -> pd.
     keys.append("variant")
     passes = [c for c in table.columns if c.startswith("pass^")]
     long = table.melt(id_vars=keys, value_vars=passes, var_name="k", value_name="pass_hat_k")
+    for end in ("lo", "hi"):
+        bounds = table.melt(
+            id_vars=keys,
+            value_vars=[f"pass_hat_{c[5:]}_{end}" for c in passes],
+            value_name=f"pass_hat_k_{end}",
+        )
+        long[f"pass_hat_k_{end}"] = bounds[f"pass_hat_k_{end}"]  # melted in the same order
     long = long.dropna(subset=["pass_hat_k"])
     long["k"] = long["k"].str.removeprefix("pass^").astype(int)
     long = long.sort_values([*keys, "k"], key=variant_sort_key, kind="stable")
@@ -179,9 +214,26 @@ def pass_k_matrix(table: pd.DataFrame) -> pd.DataFrame:
     return matrix
 
 
+def fold_intervals(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """`table` with each score and its interval in one text cell, "0.667 [0.333, 1.000]", and
+    the `_lo`/`_hi` columns gone: the form to read, not to compute with.
+    """
+    folded = table.copy()
+    for column in table.columns:
+        lo, hi = interval_columns(str(column))
+        if lo in table.columns and hi in table.columns:
+            folded[column] = [
+                format_interval(p, a, b, digits=digits)
+                for p, a, b in zip(table[column], table[lo], table[hi], strict=True)
+            ]
+            folded = folded.drop(columns=[lo, hi])
+    return folded
+
+
 def format_table(df: pd.DataFrame) -> str:
-    """A compact text rendering of `summarize`'s table for the terminal."""
+    """A compact text rendering of `summarize`'s table for the terminal, intervals folded."""
     if df.empty:
         return "(no episodes)"
-    text: str = df.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="-")
+    folded = fold_intervals(df)
+    text: str = folded.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep="-")
     return text

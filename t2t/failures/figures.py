@@ -1,5 +1,8 @@
 """The plotly figures of a run: pass^k curves and heatmap, failure breakdown, cost and turns.
 
+pass^k is drawn with its 95% bootstrap interval over tasks: error bars on the curves, the
+interval under each heatmap value.
+
 plotly is imported by the figure functions only, keeping `import t2t` light.
 """
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from t2t.benchmark.passk import order_variants, pass_k_long
+from t2t.benchmark.uncertainty import format_interval
 from t2t.core.errors import ConfigError, DataError
 from t2t.core.schema import Episode
 from t2t.core.settings import chromium_override
@@ -32,11 +36,17 @@ __all__ = [
 
 
 def pass_k_curves(episodes: Iterable[Episode], *, max_k: int | None = None) -> go.Figure:
-    """pass^k against k, one line per run, one panel per variant (how reliability decays)."""
+    """pass^k against k, one line per run, one panel per variant (how reliability decays), with
+    95% bootstrap intervals over tasks as error bars.
+    """
     import plotly.express as px
 
     long = _pass_k_by_run(episodes, max_k)
     long = long[long["variant"] != "all"]
+    long = long.assign(
+        above=long["pass_hat_k_hi"] - long["pass_hat_k"],
+        below=long["pass_hat_k"] - long["pass_hat_k_lo"],
+    )
     figure = px.line(
         long,
         x="k",
@@ -44,9 +54,21 @@ def pass_k_curves(episodes: Iterable[Episode], *, max_k: int | None = None) -> g
         color="run",
         facet_col="variant",
         markers=True,
+        error_y="above",
+        error_y_minus="below",
+        hover_data={
+            "pass_hat_k_lo": ":.2f",
+            "pass_hat_k_hi": ":.2f",
+            "above": False,
+            "below": False,
+        },
         category_orders={"variant": order_variants(long["variant"])},
-        labels={"pass_hat_k": "pass^k"},
-        title="pass^k over trials",
+        labels={
+            "pass_hat_k": "pass^k",
+            "pass_hat_k_lo": "95% interval from",
+            "pass_hat_k_hi": "to",
+        },
+        title="pass^k over trials (bars: 95% bootstrap interval over tasks)",
     )
     figure.update_yaxes(range=[-0.05, 1.05])
     figure.update_xaxes(dtick=1)
@@ -60,25 +82,40 @@ def _pass_k_by_run(episodes: Iterable[Episode], max_k: int | None) -> pd.DataFra
 
 
 def pass_k_heatmap(episodes: Iterable[Episode], *, k: int = 1) -> go.Figure:
-    """Run × variant pass^k as a heatmap with the values written in the cells."""
+    """Run × variant pass^k as a heatmap, each cell's value and 95% interval written in it."""
     import plotly.express as px
 
     long = _pass_k_by_run(episodes, k)
     long = long[long["k"] == k]
     if long.empty:
         raise DataError(f"no task has {k} valid trials: pass^{k} is undefined")
-    grid = long.pivot(index="run", columns="variant", values="pass_hat_k")
-    grid = grid.loc[list(dict.fromkeys(long["run"]))]
-    grid = grid[order_variants(grid.columns)]
+    runs = list(dict.fromkeys(long["run"]))
+    grids = {
+        value: long.pivot(index="run", columns="variant", values=value).loc[runs]
+        for value in ("pass_hat_k", "pass_hat_k_lo", "pass_hat_k_hi")
+    }
+    variants = order_variants(grids["pass_hat_k"].columns)
+    grid, lo, hi = (g[variants] for g in grids.values())
+    text = [
+        [
+            format_interval(p, a, b).replace(" [", "<br>[", 1)
+            for p, a, b in zip(points, lows, highs, strict=True)
+        ]
+        for points, lows, highs in zip(grid.to_numpy(), lo.to_numpy(), hi.to_numpy(), strict=True)
+    ]
     figure = px.imshow(
         grid,
-        text_auto=".2f",
         zmin=0,
         zmax=1,
         color_continuous_scale="RdYlGn",
         aspect="auto",
         labels={"color": f"pass^{k}", "x": "variant", "y": "run"},
-        title=f"pass^{k} per agent × variant",
+        title=f"pass^{k} per agent × variant [95% bootstrap interval over tasks]",
+    )
+    figure.update_traces(
+        text=text,
+        texttemplate="%{text}",
+        hovertemplate="run: %{y}<br>variant: %{x}<br>pass^" + str(k) + ": %{text}<extra></extra>",
     )
     return figure
 

@@ -1,8 +1,9 @@
 """A results page: one self-contained HTML file with the tables and figures of one or more runs.
 
-One section per results file (a domain's run, typically): pass^k matrix, the summary table, the
-failure breakdown and the five figures. plotly.js is embedded once, so the page opens offline
-and can be mailed or attached to a paper's artefacts as is.
+One section per results file (a domain's run, typically): pass^k matrix, the summary table (each
+score with its 95% bootstrap interval over tasks), the failure breakdown and the five figures.
+plotly.js is embedded once, so the page opens offline and can be mailed or attached to a paper's
+artefacts as is.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from t2t.benchmark.passk import pass_k_matrix, summarize
+from t2t.benchmark.passk import fold_intervals, pass_k_matrix, summarize
 from t2t.benchmark.results import read_episodes
 from t2t.core.errors import ConfigError
 from t2t.core.files import prepare_output
@@ -90,7 +91,8 @@ def _section_html(
         f"<h3>{html.escape(matrix.attrs['title'])}</h3>",
         _table(matrix, index=True),
         "<h3>Summary</h3>",
-        _table(table),
+        "<p class='note'>value [lo, hi]: 95% bootstrap interval over tasks.</p>",
+        _table(fold_intervals(table)),
         "<h3>Failures</h3>",
         _table(failures) if not failures.empty else "<p>No episode failed.</p>",
     ]

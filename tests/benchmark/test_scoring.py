@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2t import Episode, Message, Reward, ToolCall
-from t2t.benchmark.passk import format_table, pass_hat_k, pass_k_long, summarize
+from t2t.benchmark.passk import (
+    format_table,
+    interval_columns,
+    pass_hat_k,
+    pass_k_long,
+    summarize,
+)
+from t2t.benchmark.scoring import COMPONENTS as REWARD_COMPONENTS
 from t2t.benchmark.scoring import evaluate_episode, score_episode
 from t2t.core.files import read_tasks
 from t2t.core.schema import Variant
@@ -482,7 +489,15 @@ def test_max_k_averages_the_tasks_with_enough_trials(synthetic):
 
 def test_pass_k_long_and_the_text_table(synthetic):
     long = pass_k_long(synthetic)
-    assert list(long.columns) == ["agent_model", "user_model", "variant", "k", "pass_hat_k"]
+    assert list(long.columns) == [
+        "agent_model",
+        "user_model",
+        "variant",
+        "k",
+        "pass_hat_k",
+        "pass_hat_k_lo",
+        "pass_hat_k_hi",
+    ]
     b_amb = long[(long.agent_model == "b") & (long.variant == "ambiguous")]
     assert list(b_amb.k) == [1, 2] and list(b_amb.pass_hat_k) == pytest.approx([0.5, 0.0])
     assert list(long[long.agent_model == "a"].variant.unique()) == ["base", "ambiguous", "all"]
@@ -490,6 +505,53 @@ def test_pass_k_long_and_the_text_table(synthetic):
     assert "pass^1" in text and "0.667" in text and "ambiguous" in text
     assert format_table(summarize([])) == "(no episodes)"
     assert summarize([]).empty
+
+
+OLD_COLUMNS = ["agent_model", "user_model", "variant", "tasks", "episodes", "infra_errors"]
+OLD_COLUMNS += ["pass^1", "pass^2", "pass^3", "reward", *REWARD_COMPONENTS, "cost_usd", "turns"]
+OLD_COLUMNS += ["duration_s"]
+
+
+def test_summarize_adds_intervals_after_the_old_columns(synthetic):
+    table = summarize(synthetic)
+    assert list(table.columns[: len(OLD_COLUMNS)]) == OLD_COLUMNS
+    added = list(table.columns[len(OLD_COLUMNS) :])
+    scores = ["pass_hat_1", "pass_hat_2", "pass_hat_3", "reward", *REWARD_COMPONENTS]
+    assert added == [f"{s}_{end}" for s in scores for end in ("lo", "hi")]
+    assert interval_columns("pass^2") == ("pass_hat_2_lo", "pass_hat_2_hi")
+    assert interval_columns("state_ok") == ("state_ok_lo", "state_ok_hi")
+
+
+def test_summarize_intervals_resample_tasks(synthetic):
+    table = summarize(synthetic)
+    a_base = row(table, "a", "base")
+    # two tasks, pass^1 of 1 and 1/3: resample means are 1/3, 2/3 or 1 (chances 1/4, 1/2, 1/4),
+    # so the 2.5% and 97.5% points are 1/3 and 1
+    assert (a_base.pass_hat_1_lo, a_base.pass_hat_1_hi) == pytest.approx((1 / 3, 1.0))
+    b_base = row(table, "b", "base")  # every trial of both tasks passed
+    assert (b_base.pass_hat_3_lo, b_base.pass_hat_3_hi) == (1.0, 1.0)
+    a_amb = row(table, "a", "ambiguous")  # t3 2/3, t4 0/3 (its infra episode left out)
+    assert (a_amb.pass_hat_3_lo, a_amb.pass_hat_3_hi) == (0.0, 0.0)
+    assert (a_amb.clarified_ok_lo, a_amb.clarified_ok_hi) == pytest.approx((0.0, 2 / 3))
+    assert math.isnan(row(table, "a", "base").clarified_ok_lo)  # no task it applies to
+    b_amb = row(table, "b", "ambiguous")  # one task: the interval is the point
+    assert (b_amb.pass_hat_1_lo, b_amb["pass^1"], b_amb.pass_hat_1_hi) == (0.5, 0.5, 0.5)
+    assert math.isnan(b_amb.pass_hat_3_lo)  # no task has 3 valid trials
+    for score in ["pass^1", "pass^2", "reward", *REWARD_COMPONENTS]:
+        lo, hi = interval_columns(score)
+        known = table[score].notna()
+        assert (table[lo][known] <= table[score][known] + 1e-12).all()
+        assert (table[score][known] <= table[hi][known] + 1e-12).all()
+    for r in pass_k_long(synthetic).itertuples():
+        summary = row(table, r.agent_model, r.variant)
+        lo, hi = interval_columns(f"pass^{r.k}")
+        assert (r.pass_hat_k_lo, r.pass_hat_k_hi) == (summary[lo], summary[hi])
+
+
+def test_the_text_table_folds_intervals(synthetic):
+    text = format_table(summarize(synthetic))
+    assert "0.667 [0.333, 1.000]" in text  # a's pass^1 on base
+    assert "_lo" not in text and "_hi" not in text
 
 
 def test_summarize_on_real_scores(task_set, env):

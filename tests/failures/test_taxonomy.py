@@ -6,10 +6,11 @@ import pytest
 from conftest import played, shared_task_set_path
 
 from t2t.benchmark.config import RunConfig
-from t2t.benchmark.passk import summarize
+from t2t.benchmark.passk import is_infra_error, pass_k_long, summarize
 from t2t.benchmark.results import read_episodes
 from t2t.benchmark.runner import run_rollouts
 from t2t.benchmark.scoring import evaluate_episode
+from t2t.benchmark.uncertainty import bootstrap_ci, format_interval
 from t2t.cli import main
 from t2t.core.errors import ConfigError, DataError
 from t2t.core.schema import Message
@@ -239,6 +240,60 @@ def test_pass_k_curves_one_line_per_agent_and_variant(probe_run):
     }
 
 
+def test_summary_intervals_resample_the_tasks_of_real_runs(probe_run):
+    episodes = probe_run[2]
+    table = summarize(episodes)
+    widths = []
+    for _, r in table.iterrows():
+        trials: dict[str, list[bool]] = {}  # per task, in the order the episodes came
+        for e in episodes:
+            if e.agent_model == r.agent_model and r.variant in ("all", e.variant):
+                if not is_infra_error(e):
+                    trials.setdefault(e.task_id, []).append(e.reward.value == 1.0)
+        values = [sum(t) / len(t) for t in trials.values()]
+        assert (r.pass_hat_1_lo, r.pass_hat_1_hi) == bootstrap_ci(values)
+        assert r.pass_hat_1_lo <= r["pass^1"] <= r.pass_hat_1_hi
+        widths.append(r.pass_hat_1_hi - r.pass_hat_1_lo)
+        if r.agent_model == "t2t/oracle":
+            assert (r.pass_hat_2_lo, r.pass_hat_2_hi) == (1.0, 1.0)
+        if r.agent_model == "t2t/eager" and r.variant == "ambiguous":
+            assert (r.pass_hat_1_lo, r.pass_hat_1_hi) == (0.0, 0.0)
+            assert (r.clarified_ok_lo, r.clarified_ok_hi) == (0.0, 0.0)
+    assert max(widths) > 0.2  # 12 tasks, some failing: the interval is wide
+
+
+def test_pass_k_curves_carry_the_intervals_as_error_bars(probe_run):
+    episodes = probe_run[2]
+    figure = pass_k_curves(episodes)
+    long = pass_k_long(episodes)
+    long = long[long.variant != "all"]
+    for agent in long.agent_model.unique():
+        traces = [t for t in figure.data if t.name == agent]
+        drawn = [
+            (k, y - below, y + above)
+            for t in traces
+            for k, y, above, below in zip(
+                t.x, t.y, t.error_y.array, t.error_y.arrayminus, strict=True
+            )
+        ]
+        mine = long[long.agent_model == agent]
+        expected = list(zip(mine.k, mine.pass_hat_k_lo, mine.pass_hat_k_hi, strict=True))
+        rounded = sorted((k, round(lo, 9), round(hi, 9)) for k, lo, hi in drawn)
+        assert rounded == sorted((k, round(lo, 9), round(hi, 9)) for k, lo, hi in expected)
+
+
+def test_heatmap_cells_show_the_interval(probe_run):
+    episodes = probe_run[2]
+    heat = pass_k_heatmap(episodes).data[0]
+    table = summarize(episodes)
+    for i, agent in enumerate(heat.y):
+        for j, variant in enumerate(heat.x):
+            r = table[(table.agent_model == agent) & (table.variant == variant)].iloc[0]
+            cell = format_interval(r["pass^1"], r.pass_hat_1_lo, r.pass_hat_1_hi)
+            assert heat.text[i][j] == cell.replace(" [", "<br>[")
+    assert "%{text}" in heat.hovertemplate
+
+
 def test_failure_breakdown_bars_are_the_counts(frame):
     figure = failure_breakdown(frame)
     counts = failure_counts(frame)
@@ -290,6 +345,9 @@ def test_report_has_each_section_tables_and_figures(probe_run, tmp_path):
     assert f"<h2>{results.stem}</h2>" in page
     assert "no_clarification" in page and "ignored_change" in page
     assert "t2t/oracle" in page
+    assert "95% bootstrap interval over tasks" in page
+    assert "1.000 [1.000, 1.000]" in page  # the oracle's pass^1 with its interval
+    assert "pass_hat_1_lo" not in page  # folded into the cells
     assert sorted(p.name for p in (tmp_path / "figs" / results.stem).glob("*.html")) == [
         "cost_vs_success.html",
         "failure_breakdown.html",

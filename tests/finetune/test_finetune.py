@@ -114,6 +114,8 @@ def test_compare_runs_every_model_on_every_set(loop, tmp_path_factory):
     assert set(frame["model"]) == {"base", "tuned"}
     assert set(frame["task_set"]) == set(sets)
     assert frame["pass_hat_k"].between(0, 1).all()
+    assert (frame["pass_hat_k_lo"] <= frame["pass_hat_k"]).all()
+    assert (frame["pass_hat_k"] <= frame["pass_hat_k_hi"]).all()
     assert (frame[frame.variant == "all"]["episodes"] == 2).all()
     figure = compare_figure(frame)
     assert {trace.name for trace in figure.data} == {"base", "tuned"}
@@ -239,6 +241,12 @@ def test_cli_builds_trains_and_compares(loop, tmp_path, capsys):
     assert (frame[frame.model == "oracle"]["pass_hat_k"] == 1).all()
     assert (frame[frame.variant == "all"]["episodes"] == 2).all()
     assert (out / "compare.html").exists()
+    paired = pd.read_csv(out / "compare_paired.csv")  # the oracle against the first model
+    assert set(paired.model) == {"oracle"} and set(paired.baseline) == {"tuned"}
+    oracle_all = frame[(frame.model == "oracle") & (frame.variant == "all")]["pass_hat_k"]
+    tuned_all = frame[(frame.model == "tuned") & (frame.variant == "all")]["pass_hat_k"]
+    overall = paired.iloc[-1]
+    assert overall.difference == pytest.approx(oracle_all.item() - tuned_all.item())
     assert (
         main(["compare", "--model", "tuned", "--tasks", str(loop["tasks_path"]), "--out", str(out)])
         == 2

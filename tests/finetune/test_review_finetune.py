@@ -1,6 +1,7 @@
 """Regression tests for the defects a review of the fine-tuning loop found (all fixed)."""
 
 import json
+import math
 
 import pytest
 from conftest import shared_task_set_path
@@ -9,9 +10,16 @@ from t2t.benchmark.agent import GREETING
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import read_episodes
 from t2t.benchmark.runner import run_rollouts
+from t2t.benchmark.uncertainty import format_interval
 from t2t.cli import main
 from t2t.core.errors import T2TError
 from t2t.core.schema import Episode, Message, Reward, ToolCall
+from t2t.finetune.compare import (
+    compare_figure,
+    compare_models,
+    compare_table,
+    paired_differences,
+)
 from t2t.finetune.sft import export_sft, successful_episodes
 from t2t.finetune.train import TrainConfig
 from t2t.tasks.task_set import open_task_set
@@ -138,6 +146,115 @@ def test_compare_does_not_drop_a_model_given_the_same_label(oracle_run, tmp_path
         assert "t2t/oracle" in csv and "t2t/eager" in csv
     else:
         assert code == 2
+
+
+@pytest.fixture(scope="module")
+def probe_comparison(oracle_run, tmp_path_factory):
+    """The oracle and the eager probe, 2 trials each on the 16 tasks: (episodes, frame)."""
+    from t2t.finetune.compare import play_models
+
+    tasks_path, _ = oracle_run
+    models = {"oracle": "t2t/oracle", "eager": "t2t/eager"}
+    sets = {"retail": open_task_set(tasks_path)}
+    out = tmp_path_factory.mktemp("probe-compare")
+    played = play_models(models, sets, out, trials=2, progress=False)
+    return played, compare_models(models, sets, out, trials=2, progress=False)
+
+
+def test_compare_frame_carries_pass_k_intervals(probe_comparison):
+    _, frame = probe_comparison
+    assert {"pass_hat_k_lo", "pass_hat_k_hi"} <= set(frame.columns)
+    assert (frame.pass_hat_k_lo <= frame.pass_hat_k).all()
+    assert (frame.pass_hat_k <= frame.pass_hat_k_hi).all()
+    oracle = frame[frame.model == "oracle"]
+    assert (oracle.pass_hat_k_lo == 1).all() and (oracle.pass_hat_k_hi == 1).all()
+    eager_all = frame[(frame.model == "eager") & (frame.variant == "all") & (frame.k == 1)]
+    lo, value, hi = eager_all[["pass_hat_k_lo", "pass_hat_k", "pass_hat_k_hi"]].iloc[0]
+    assert lo < value < 1 and value <= hi  # eager fails the ambiguous tasks only
+
+
+def test_compare_table_shows_intervals(probe_comparison):
+    _, frame = probe_comparison
+    table = compare_table(frame, intervals=True)
+    row = frame[(frame.model == "eager") & (frame.variant == "all") & (frame.k == 2)].iloc[0]
+    expected = format_interval(row.pass_hat_k, row.pass_hat_k_lo, row.pass_hat_k_hi)
+    assert table.loc[("retail", "all"), "eager pass^2"] == expected
+    assert table.loc[("retail", "base"), "oracle pass^1"] == "1.00 [1.00, 1.00]"
+    assert compare_table(frame).loc[("retail", "base"), "oracle pass^1"] == 1.0  # as before
+    with pytest.raises(T2TError, match="no interval for tool_calls_ok"):
+        compare_table(frame, "tool_calls_ok", intervals=True)
+
+
+def test_compare_figure_has_error_bars_on_pass_k(probe_comparison):
+    _, frame = probe_comparison
+    figure = compare_figure(frame)
+    chosen = frame[frame.k == 1]
+    for model in ("oracle", "eager"):
+        bars = [
+            (x, y, a, b)
+            for trace in figure.data
+            if trace.name == model
+            for x, y, a, b in zip(
+                trace.x, trace.y, trace.error_y.array, trace.error_y.arrayminus, strict=True
+            )
+            if a is not None and not math.isnan(a)
+        ]
+        mine = chosen[chosen.model == model]
+        assert len(bars) == len(mine)  # on the pass^k bars; tool calls have none
+        for variant, y, above, below in bars:
+            row = mine[mine.variant == variant].iloc[0]
+            assert y + above == pytest.approx(row.pass_hat_k_hi)
+            assert y - below == pytest.approx(row.pass_hat_k_lo)
+
+
+def test_paired_differences_of_a_model_with_itself_are_zero(probe_comparison):
+    played, _ = probe_comparison
+    twins = {("a", s): e for (label, s), e in played.items() if label == "oracle"}
+    twins |= {("b", s): e for (label, s), e in played.items() if label == "oracle"}
+    paired = paired_differences(twins, baseline="a")
+    assert set(paired.model) == {"b"} and (paired.tasks > 0).all()
+    assert (paired[["difference", "difference_lo", "difference_hi"]] == 0).all().all()
+
+
+def test_paired_differences_against_a_baseline(probe_comparison):
+    played, frame = probe_comparison
+    paired = paired_differences(played, baseline="eager")
+    assert list(paired.variant)[-2:] == ["all", "all"]  # the set's row, then the overall one
+    assert list(paired.task_set)[-2:] == ["retail", "all"]
+    pass_1 = frame[frame.k == 1].set_index(["model", "variant"])["pass_hat_k"]
+    for r in paired.itertuples():
+        variant = r.variant
+        assert r.difference == pytest.approx(
+            pass_1["oracle", variant] - pass_1["eager", variant]
+        )  # the same tasks on both sides: the mean difference is the difference of means
+        assert r.difference_lo <= r.difference <= r.difference_hi
+    ambiguous = paired[paired.variant == "ambiguous"].iloc[0]
+    assert (ambiguous.difference, ambiguous.difference_lo) == (1.0, 1.0)  # won every task
+    base = paired[paired.variant == "base"].iloc[0]
+    assert (base.difference_lo, base.difference_hi) == (0.0, 0.0)
+    overall = paired.iloc[-1]
+    assert overall.tasks == 16 and overall.difference_lo > 0
+    with pytest.raises(T2TError, match="baseline 'nobody'"):
+        paired_differences(played, baseline="nobody")
+
+
+def test_cli_compare_writes_the_paired_differences(oracle_run, tmp_path, capsys):
+    import pandas as pd
+
+    tasks_path, _ = oracle_run
+    assert _compare(tasks_path, tmp_path, "--model", "e=t2t/eager", "--baseline", "e") == 0
+    printed = capsys.readouterr().out
+    assert "compare_paired.csv" in printed and "paired by task" in printed
+    assert "1.00 [1.00, 1.00]" in printed  # the table's cells carry their interval
+    paired = pd.read_csv(tmp_path / "compare_paired.csv")
+    assert set(paired.model) == {"a"} and set(paired.baseline) == {"e"}
+    frame = pd.read_csv(tmp_path / "compare.csv")
+    pass_1 = frame.set_index(["model", "variant"])["pass_hat_k"]
+    overall = paired.iloc[-1]
+    assert (overall.task_set, overall.variant) == ("all", "all")
+    assert overall.difference == pytest.approx(pass_1["a", "all"] - pass_1["e", "all"])
+    assert _compare(tasks_path, tmp_path / "x", "--baseline", "nobody") == 2
+    assert "baseline 'nobody'" in capsys.readouterr().err
 
 
 def test_compare_when_every_episode_is_an_infra_error(oracle_run, tmp_path, monkeypatch):
