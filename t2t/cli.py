@@ -365,6 +365,8 @@ def _train(args: argparse.Namespace) -> int:
         "gradient_accumulation": args.grad_accum,
         "max_length": args.max_length,
         "max_examples": args.max_examples,
+        "shared_prefix": args.shared_prefix or None,
+        "lora_top_layers": args.lora_top_layers,
         "seed": args.seed,
     }
     try:
@@ -382,6 +384,26 @@ def _train(args: argparse.Namespace) -> int:
     )
     if result.test_loss_before is not None:
         print(f"  test loss {result.test_loss_before:.3f} -> {result.test_loss_after:.3f}")
+    return 0
+
+
+def _import_gguf(args: argparse.Namespace) -> int:
+    from t2t.llm.gguf import import_gguf
+
+    made = import_gguf(args.source, args.out, chat_template=args.chat_template, force=args.force)
+    print(
+        f"wrote {made.out}: {made.architecture}, {made.parameters / 1e6:.1f} M parameters, "
+        f"{made.context_length} tokens of context, in {made.duration_s:.0f} s"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from t2t.llm.serve import serve
+
+    name = args.name or args.folder.name
+    print(f"serving {args.folder} as {name!r} on http://{args.host}:{args.port}/v1 (Ctrl-C stops)")
+    serve(args.folder, name=name, host=args.host, port=args.port)
     return 0
 
 
@@ -449,6 +471,8 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "export-sft": _export_sft,
     "tiny-model": _tiny_model,
     "train": _train,
+    "import-gguf": _import_gguf,
+    "serve": _serve,
     "compare": _compare,
     "tau2 replay": _tau2_replay,
     "tau2 import": _tau2_import,

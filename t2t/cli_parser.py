@@ -185,9 +185,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grad-accum", type=int, help="gradient accumulation steps (default 1)")
     train.add_argument("--max-length", type=int, help="cut examples to this many tokens")
     train.add_argument("--max-examples", type=int, help="train on the first N examples only")
+    train.add_argument(
+        "--shared-prefix",
+        action="store_true",
+        help="encode the examples' shared prompt once a step (LoRA; fast on a CPU)",
+    )
+    train.add_argument("--lora-top-layers", type=int, help="LoRA on the last N layers only")
     train.add_argument("--seed", type=int)
     train.add_argument("--out", type=Path, required=True, help="model folder (resumes checkpoints)")
     train.add_argument("--force", action="store_true", help="train again into a finished --out")
+
+    gguf = command("import-gguf", "import-gguf", "convert a GGUF model into an HF model folder")
+    gguf.add_argument("source", help="a .gguf file, or an installed package that ships one")
+    gguf.add_argument("--out", type=Path, required=True, help="model folder to write")
+    gguf.add_argument(
+        "--chat-template",
+        choices=("auto", "keep", "qwen2_5", "qwen3"),
+        default="auto",
+        help="tool calling for a ChatML template without it (auto: Qwen2.5's, with a notice)",
+    )
+    gguf.add_argument("--force", action="store_true", help="replace a model in --out")
+
+    serve = command("serve", "serve", "a local model behind an OpenAI-compatible API")
+    serve.add_argument("folder", type=Path, help="HF model folder (e.g. models/smollm2-135m)")
+    serve.add_argument("--name", help="the model name clients send (default: the folder's name)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
 
     compare = command(
         "compare", "compare", "before/after: models on the same tasks and user, pass^k per variant"

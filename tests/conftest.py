@@ -230,3 +230,22 @@ def played(task, env, calls, *, said=("Done.",), termination="user_stop", varian
         termination_reason=termination,
         reward=evaluate_episode(task, messages, env),
     )
+
+
+ORDER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_order_details",
+            "description": "Get the status and details of an order.",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "order_id": {"type": "string", "description": "The order id, e.g. '#W0000000'."}
+                },
+                "required": ["order_id"],
+            },
+        },
+    }
+]
+"""One tool in the OpenAI format, for tests of model calls and chat templates."""

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Comparison",
     "compare_figure",
+    "compare_frame",
     "compare_models",
     "compare_table",
     "compare_task_sets",
@@ -77,6 +78,7 @@ def compare_models(
     user: str = "scripted",
     max_steps: int = 30,
     agent_params: dict[str, Any] | None = None,
+    concurrency: int | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run each model on each task set into `out/<set>.jsonl`; one row per model × set × variant
@@ -90,6 +92,7 @@ def compare_models(
         user: The user for every run (scripted, or a litellm model).
         max_steps: Agent turns per episode.
         agent_params: Model parameters for every agent (e.g. max_tokens, temperature).
+        concurrency: Episodes at once (default: the run default).
     """
     played = play_models(
         models,
@@ -99,9 +102,10 @@ def compare_models(
         user=user,
         max_steps=max_steps,
         agent_params=agent_params,
+        concurrency=concurrency,
         progress=progress,
     )
-    return _frame(played, models)
+    return compare_frame(played, models)
 
 
 def play_models(
@@ -113,6 +117,7 @@ def play_models(
     user: str = "scripted",
     max_steps: int = 30,
     agent_params: dict[str, Any] | None = None,
+    concurrency: int | None = None,
     progress: bool = True,
 ) -> dict[tuple[str, str], list[Episode]]:
     """`compare_models`' runs (resumed where the files have them), returning the episodes per
@@ -131,6 +136,7 @@ def play_models(
                 trials=trials,
                 max_steps=max_steps,
                 agent_params=dict(agent_params or {}),
+                **({"concurrency": concurrency} if concurrency is not None else {}),
             )
             for label, model in models.items()
         }
@@ -147,7 +153,8 @@ def play_models(
     return played
 
 
-def _frame(played: Played, models: Mapping[str, str]) -> pd.DataFrame:
+def compare_frame(played: Played, models: Mapping[str, str]) -> pd.DataFrame:
+    """`compare_models`' table from played episodes (`play_models`)."""
     import pandas as pd
 
     rows = []
@@ -457,7 +464,7 @@ def compare_task_sets(
         agent_params={"max_tokens": max_tokens} if max_tokens else {},
         progress=progress,
     )
-    frame = _frame(played, labels)
+    frame = compare_frame(played, labels)
     csv = Path(out) / "compare.csv"
     frame.to_csv(csv, index=False)
     paired = paired_differences(played, baseline=baseline or next(iter(labels)))

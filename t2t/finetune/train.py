@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from t2t.core.errors import ConfigError
 from t2t.core.files import read_json, write_json
@@ -57,7 +57,17 @@ class TrainConfig(BaseModel):
     max_examples: int | None = Field(None, ge=1, description="train on the first N (smoke runs)")
     lora_r: int = Field(16, ge=1)
     lora_alpha: int = Field(32, ge=1)
+    shared_prefix: bool = Field(
+        False, description="encode the examples' common prompt once a step (LoRA; CPU budgets)"
+    )
+    lora_top_layers: int | None = Field(None, ge=1, description="adapters on the last N layers")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _prefix_trains_lora(self) -> TrainConfig:
+        if self.shared_prefix and self.method != "lora":
+            raise ValueError("shared-prefix training trains LoRA adapters: add --lora")
+        return self
 
 
 class TrainResult(BaseModel):
@@ -157,6 +167,9 @@ def train_sft(
     test_ids = tokenize_examples(tokenizer, test_rows, max_length=config.max_length)
     model = load_causal_lm(config.base)
     transformers.set_seed(config.seed)
+    if config.shared_prefix:
+        run = (tokenizer, model, train_ids, test_ids)
+        return _train_shared_prefix(config, out, run, started=started, progress=progress)
 
     torch = require("torch")
     cuda = torch.cuda.is_available()
@@ -210,10 +223,25 @@ def train_sft(
     trained = trainer.model
     if config.method == "lora":
         trained = trained.merge_and_unload()
+    losses = [round(float(row["loss"]), 6) for row in trainer.state.log_history if "loss" in row]
+    run = (trained, tokenizer, train_ids, test_ids)
+    return _save(config, out, run, trainer.state.global_step, losses, (before, after), started)
+
+
+def _save(
+    config: TrainConfig,
+    out: Path,
+    run: tuple[Any, Any, list[dict[str, list[int]]], list[dict[str, list[int]]]],
+    steps: int,
+    losses: list[float],
+    test_losses: tuple[float | None, float | None],
+    started: float,
+) -> TrainResult:
+    """Save the trained model and tokenizer to `out`, with `t2t_train.json` beside them."""
+    model, tokenizer, train_ids, test_ids = run
     out.mkdir(parents=True, exist_ok=True)
-    trained.save_pretrained(out)
+    model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     result = TrainResult(
         config=config,
         out=str(out),
@@ -221,14 +249,47 @@ def train_sft(
         test_examples=len(test_ids),
         train_tokens=sum(len(row["input_ids"]) for row in train_ids),
         trained_tokens=sum(sum(row["assistant_masks"]) for row in train_ids),
-        steps=trainer.state.global_step,
-        losses=[round(float(loss), 6) for loss in losses],
-        test_loss_before=before,
-        test_loss_after=after,
+        steps=steps,
+        losses=losses,
+        test_loss_before=test_losses[0],
+        test_loss_after=test_losses[1],
         duration_s=round(time.perf_counter() - started, 2),
     )
     write_json(out / RESULT_FILE, result)
     return result
+
+
+def _train_shared_prefix(
+    config: TrainConfig,
+    out: Path,
+    loaded: tuple[Any, Any, list[dict[str, list[int]]], list[dict[str, list[int]]]],
+    *,
+    started: float,
+    progress: bool,
+) -> TrainResult:
+    """`train_sft` through `prefix_train`: the shared prompt encoded once per step."""
+    from t2t.finetune.prefix_train import shared_prefix, suffix_loss, train_on_shared_prefix
+
+    tokenizer, model, train_ids, test_ids = loaded
+    length = shared_prefix(train_ids)
+    test_ids = [row for row in test_ids if shared_prefix([train_ids[0], row]) >= length]
+    before = round(suffix_loss(model, test_ids, length), 6) if test_ids else None
+    run = train_on_shared_prefix(
+        model,
+        train_ids,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size * config.gradient_accumulation,
+        betas=(config.adam_beta1, config.adam_beta2),
+        lora_r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        seed=config.seed,
+        top_layers=config.lora_top_layers,
+        progress=progress,
+    )
+    after = round(suffix_loss(run.model, test_ids, length), 6) if test_ids else None
+    trained = (run.model, tokenizer, train_ids, test_ids)
+    return _save(config, out, trained, run.steps, run.losses, (before, after), started)
 
 
 def _resume(checkpoints: Path, config: TrainConfig, data: Path, *, force: bool) -> bool | None:

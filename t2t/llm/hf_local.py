@@ -7,10 +7,15 @@ model's own chat template, generates, and reads the reply back with the tokenize
 Llama 3.x, …). A tool call that does not parse becomes a call with its raw text as arguments,
 so the agent is told its call was malformed and the episode goes on.
 
+A ChatML model whose template has no tool calling (SmolLM2) gets TRL's Qwen2.5 template, with
+a one-line notice (`t2t.llm.chat_templates`).
+
 Generation is greedy unless the agent's `temperature` is above 0; sampling is then seeded by
-the task, trial and turn, so a re-run gives the same episode. Models load once per process and
-generate one at a time (a lock per model) in a worker thread, off the event loop. Bigger models
-belong on a GPU server: serve them with vLLM and run `hosted_vllm/<name>` (see the README).
+the task, trial and turn, so a re-run gives the same episode. Models load once per process; a
+`LocalEngine` per model reuses the KV cache of the shared policy and tools and of each episode's
+conversation so far, and decodes concurrent episodes' replies as one batch
+(`t2t.llm.local_engine`). Bigger models belong on a GPU server: serve them with vLLM and run
+`hosted_vllm/<name>` (see the README).
 """
 
 from __future__ import annotations
@@ -20,25 +25,31 @@ import hashlib
 import json
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from t2t.core.errors import ConfigError
 from t2t.core.schema import Message, ToolCall
+from t2t.llm.chat_templates import adopt_tool_template
 from t2t.llm.completion import Completion
 from t2t.llm.hf_models import load_causal_lm, load_tokenizer, require, with_response_parser
+from t2t.llm.local_engine import EngineStats, GenerationRequest, LocalEngine
 from t2t.llm.messages import RAW_ARGUMENTS_KEY, hf_messages, to_openai_messages
 from t2t.llm.providers import ProviderRequest, register_model, register_provider
 
 __all__ = [
     "LOCAL_PROVIDER",
+    "EngineOptions",
+    "answer_sync",
     "check_local_model",
+    "engine_stats",
     "is_local",
     "local_name",
     "model_fingerprint",
     "parse_reply",
     "register_local_model",
+    "set_engine_options",
 ]
 
 LOCAL_PROVIDER = "hf-local"
@@ -96,15 +107,55 @@ def register_local_model(model: str, *, load: bool = False) -> None:
         _load(local_name(model))
 
 
+@dataclass(frozen=True)
+class EngineOptions:
+    """How local models generate: prefix reuse and batching on (`reuse=False`: the plain path)."""
+
+    reuse: bool = True
+    max_batch: int = 8
+    cache_tokens: int = 120_000
+
+
 @dataclass
 class _Loaded:
     model: Any
     tokenizer: Any
-    lock: threading.Lock
+    engine: LocalEngine = field(repr=False)
 
 
 _LOADED: dict[tuple[str, str | None], _Loaded] = {}
 _LOADING = threading.Lock()
+_OPTIONS = EngineOptions()
+
+
+def set_engine_options(options: EngineOptions) -> None:
+    """Generate with `options` from now on (models loaded already get a fresh engine)."""
+    global _OPTIONS
+    with _LOADING:
+        _OPTIONS = options
+        for loaded in _LOADED.values():
+            loaded.engine = _engine(loaded.model, loaded.tokenizer)
+
+
+def engine_stats(model: str) -> EngineStats | None:
+    """What the engine of a loaded `hf-local/...` model did (prefix reuse, batch sizes)."""
+    name = local_name(model)
+    found = [loaded for key, loaded in _LOADED.items() if key[0] == name]
+    return found[-1].engine.stats if found else None
+
+
+def _engine(model: Any, tokenizer: Any) -> LocalEngine:
+    ends = model.generation_config.eos_token_id
+    ends = [ends] if isinstance(ends, int) else list(ends or [tokenizer.eos_token_id])
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else ends[0]
+    return LocalEngine(
+        model,
+        eos_token_ids=ends,
+        pad_token_id=pad,
+        cache_tokens=_OPTIONS.cache_tokens,
+        max_batch=_OPTIONS.max_batch,
+        reuse=_OPTIONS.reuse,
+    )
 
 
 def _load(name: str) -> _Loaded:
@@ -114,49 +165,62 @@ def _load(name: str) -> _Loaded:
         if key not in _LOADED:
             for stale in [k for k in _LOADED if k[0] == name]:
                 del _LOADED[stale]
-            tokenizer = with_response_parser(load_tokenizer(name), name)
-            _LOADED[key] = _Loaded(load_causal_lm(name), tokenizer, threading.Lock())
+            tokenizer = adopt_tool_template(load_tokenizer(name), "auto", name=name)
+            tokenizer = with_response_parser(tokenizer, name)
+            model = load_causal_lm(name)
+            _LOADED[key] = _Loaded(model, tokenizer, _engine(model, tokenizer))
         return _LOADED[key]
 
 
 async def _answer(request: ProviderRequest) -> Completion:
-    return await asyncio.to_thread(_generate, request)
+    loaded = await asyncio.to_thread(_load, local_name(request.model))
+    prompt, generation = _prepare(loaded, request)
+    tokens = await asyncio.wrap_future(loaded.engine.submit(generation))
+    return _completion(loaded, request, prompt, generation, tokens)
 
 
-def _generate(request: ProviderRequest) -> Completion:
-    torch = require("torch")
-    name = local_name(request.model)
-    loaded = _load(name)
-    tokenizer, model = loaded.tokenizer, loaded.model
+def answer_sync(request: ProviderRequest) -> Completion:
+    """The reply to one request, waiting for it (the HTTP server's path)."""
+    loaded = _load(local_name(request.model))
+    prompt, generation = _prepare(loaded, request)
+    tokens = loaded.engine.generate(generation)
+    return _completion(loaded, request, prompt, generation, tokens)
+
+
+def _prepare(loaded: _Loaded, request: ProviderRequest) -> tuple[str, GenerationRequest]:
     messages = hf_messages(to_openai_messages(request.messages))  # bad arguments: {}
-    prompt = tokenizer.apply_chat_template(
+    prompt = loaded.tokenizer.apply_chat_template(
         messages,
         tools=request.tools or None,
         add_generation_prompt=True,
         tokenize=False,
         enable_thinking=False,  # Qwen3: answer at once, as in the SFT data (templates ignore it)
     )
-    inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+    ids = loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     params = request.params
     temperature = float(params.get("temperature") or 0.0)
-    options: dict[str, Any] = {
-        "max_new_tokens": int(params.get("max_tokens") or DEFAULT_MAX_NEW_TOKENS),
-        "do_sample": temperature > 0,
-        "pad_token_id": tokenizer.pad_token_id,
-    }
-    if temperature > 0:
-        options.update(temperature=temperature, top_p=float(params.get("top_p") or 1.0))
-    with loaded.lock, torch.inference_mode():
-        if temperature > 0:
-            torch.manual_seed(_seed(request))
-        output = model.generate(**inputs, **options)
-    new_tokens = output[0, inputs["input_ids"].shape[1] :]
-    text = tokenizer.decode(new_tokens, skip_special_tokens=False)
-    message = parse_reply(tokenizer, text, prompt, request.tools)
+    generation = GenerationRequest(
+        prompt_ids=tuple(ids),
+        max_new_tokens=int(params.get("max_tokens") or DEFAULT_MAX_NEW_TOKENS),
+        temperature=temperature,
+        top_p=float(params.get("top_p") or 1.0),
+        seed=_seed(request) if temperature > 0 else 0,
+    )
+    return prompt, generation
+
+
+def _completion(
+    loaded: _Loaded,
+    request: ProviderRequest,
+    prompt: str,
+    generation: GenerationRequest,
+    tokens: list[int],
+) -> Completion:
+    text = loaded.tokenizer.decode(tokens, skip_special_tokens=False)
     return Completion(
-        message=message,
-        prompt_tokens=int(inputs["input_ids"].shape[1]),
-        completion_tokens=len(new_tokens),
+        message=parse_reply(loaded.tokenizer, text, prompt, request.tools),
+        prompt_tokens=len(generation.prompt_ids),
+        completion_tokens=len(tokens),
         model=request.model,
     )
 

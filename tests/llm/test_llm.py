@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ORDER_TOOLS as TOOLS
 
 from t2t.core.errors import ConfigError, ModelCallError
 from t2t.core.schema import Message, ToolCall
@@ -25,16 +26,6 @@ from t2t.llm import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_order_details",
-            "description": "Get an order.",
-            "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}},
-        },
-    }
-]
 
 
 def _mocked(content, calls):

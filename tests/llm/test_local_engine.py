@@ -1,0 +1,156 @@
+"""The local engine: prefix KV reuse and batched decoding give the plain path's greedy replies.
+
+On the tiny random-weight model (seconds); `tests/test_real_model.py` does the same with SmolLM2.
+"""
+
+import json
+import logging
+
+import pytest
+
+pytest.importorskip("trl", reason="the train extra: pip install -e '.[train]'")
+
+from t2t.benchmark.agent import agent_system_prompt  # noqa: E402
+from t2t.core.errors import ConfigError  # noqa: E402
+from t2t.finetune.tiny_model import TinyModelConfig, build_tiny_model  # noqa: E402
+from t2t.llm.chat_templates import adopt_tool_template, known_tool_templates  # noqa: E402
+from t2t.llm.hf_models import load_causal_lm, load_tokenizer  # noqa: E402
+from t2t.llm.local_engine import GenerationRequest, LocalEngine  # noqa: E402
+
+USERS = [
+    "I want to return the water bottle from order #W2378156.",
+    "Please cancel my pending order, I ordered it by mistake.",
+    "Can you change the shipping address of my order?",
+    "I'd like to exchange my keyboard for one with clicky switches.",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, retail):
+    texts = [retail.policy, json.dumps(retail.tool_schemas()), *USERS]
+    folder = build_tiny_model(
+        tmp_path_factory.mktemp("engine") / "tiny", texts, TinyModelConfig(vocab_size=600)
+    )
+    tokenizer = load_tokenizer(folder)
+    return folder, tokenizer, load_causal_lm(folder)
+
+
+def _prompt(tokenizer, retail, *turns):
+    messages = [{"role": "system", "content": agent_system_prompt(retail)}]
+    for index, text in enumerate(turns):
+        messages.append({"role": "user" if index % 2 == 0 else "assistant", "content": text})
+    rendered = tokenizer.apply_chat_template(
+        messages, tools=retail.tool_schemas(), add_generation_prompt=True, tokenize=False
+    )
+    return tuple(tokenizer(rendered, add_special_tokens=False)["input_ids"])
+
+
+def _plain(model, ids, n, tokenizer):
+    import torch
+
+    with torch.inference_mode():
+        out = model.generate(
+            torch.tensor([ids]),
+            max_new_tokens=n,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return _until_end(out[0, len(ids) :].tolist(), tokenizer)
+
+
+def _until_end(tokens, tokenizer):
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    return tokens[: tokens.index(end) + 1] if end in tokens else tokens
+
+
+def _engine(model, tokenizer, **kwargs):
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    return LocalEngine(model, eos_token_ids=[end], pad_token_id=tokenizer.pad_token_id, **kwargs)
+
+
+def test_concurrent_replies_are_batched_reuse_the_prefix_and_match_the_plain_path(tiny, retail):
+    _, tokenizer, model = tiny
+    prompts = [_prompt(tokenizer, retail, text) for text in USERS]
+    engine = _engine(model, tokenizer)
+    futures = [engine.submit(GenerationRequest(ids, 12)) for ids in prompts]
+    replies = [future.result() for future in futures]
+    assert replies == [_plain(model, ids, 12, tokenizer) for ids in prompts]
+    assert max(engine.stats.batches) > 1  # decoded together, not one by one
+    # every prompt after the first starts from the shared policy and tools
+    assert engine.stats.reused_tokens >= 3 * (len(prompts[0]) - 40)
+    engine.close()
+
+
+def test_the_next_turn_starts_from_the_conversation_so_far(tiny, retail):
+    _, tokenizer, model = tiny
+    engine = _engine(model, tokenizer)
+    first = _prompt(tokenizer, retail, USERS[0])
+    reply = engine.generate(GenerationRequest(first, 10))
+    said = tokenizer.decode(reply, skip_special_tokens=True)
+    second = _prompt(tokenizer, retail, USERS[0], said, "Thanks. Go ahead.")
+    before = engine.stats.reused_tokens
+    assert engine.generate(GenerationRequest(second, 10)) == _plain(model, second, 10, tokenizer)
+    assert engine.stats.reused_tokens - before >= len(first) - 1
+    engine.close()
+
+
+def test_the_plain_mode_reuses_nothing_and_gives_the_same_replies(tiny, retail):
+    _, tokenizer, model = tiny
+    prompts = [_prompt(tokenizer, retail, text) for text in USERS[:2]]
+    engine = _engine(model, tokenizer, reuse=False)
+    replies = [engine.generate(GenerationRequest(ids, 8)) for ids in prompts]
+    assert replies == [_plain(model, ids, 8, tokenizer) for ids in prompts]
+    assert engine.stats.reused_tokens == 0 and set(engine.stats.batches) == {1}
+    engine.close()
+
+
+def test_sampling_is_seeded_and_a_bad_request_fails_alone(tiny, retail):
+    _, tokenizer, model = tiny
+    engine = _engine(model, tokenizer)
+    ids = _prompt(tokenizer, retail, USERS[1])
+    sampled = [
+        engine.generate(GenerationRequest(ids, 12, temperature=1.5, seed=seed))
+        for seed in (1, 1, 2)
+    ]
+    assert sampled[0] == sampled[1]
+    assert sampled[0] != sampled[2]
+    with pytest.raises(ValueError, match="fewer than 2 tokens"):
+        engine.generate(GenerationRequest((5,), 4))
+    assert engine.generate(GenerationRequest(ids, 4))  # the worker goes on
+    engine.close()
+
+
+def test_the_cache_keeps_within_its_token_budget(tiny, retail):
+    _, tokenizer, model = tiny
+    prompts = [_prompt(tokenizer, retail, text) for text in USERS]
+    engine = _engine(model, tokenizer, cache_tokens=len(prompts[0]) + 50)
+    for ids in prompts:
+        engine.generate(GenerationRequest(ids, 4))
+    assert sum(len(entry.tokens) for entry in engine._cache.values()) <= len(prompts[0]) + 50
+    engine.close()
+
+
+def test_a_chatml_template_without_tools_gets_qwen25s_with_a_notice(tiny, caplog):
+    folder, _, _ = tiny
+    tokenizer = load_tokenizer(folder)
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    )
+    with caplog.at_level(logging.WARNING):
+        adopted = adopt_tool_template(tokenizer, "auto", name="smol")
+    assert adopted.chat_template == known_tool_templates()["qwen2_5"]
+    assert "smol: its chat template has no tool calling" in caplog.text
+    kept = load_tokenizer(folder)  # the tiny model's own template has tools: kept as is
+    assert adopt_tool_template(kept, "auto").chat_template == load_tokenizer(folder).chat_template
+
+
+def test_a_named_template_needs_the_chatml_tokens(tiny):
+    folder, _, _ = tiny
+    tokenizer = load_tokenizer(folder)
+    tokenizer.add_tokens([])  # unchanged vocabulary
+    vocabulary = tokenizer.get_vocab()
+    assert "<|im_start|>" in vocabulary
+    plain = type("Plain", (), {"chat_template": "{{ x }}", "get_vocab": lambda self: {"a": 0}})()
+    with pytest.raises(ConfigError, match="needs the ChatML tokens"):
+        adopt_tool_template(plain, "qwen3", name="plain")
+    assert adopt_tool_template(plain, "auto") is plain  # nothing to adopt: left alone
