@@ -53,15 +53,15 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("results/experiment"))
     parser.add_argument("--base", type=Path, default=MODEL, help="the base model's folder")
     parser.add_argument("--train-examples", type=int, default=32, help="per fine-tuned model")
-    parser.add_argument("--eval-per-kind", type=int, default=6, help="retail tasks per kind")
+    parser.add_argument("--eval-per-kind", type=int, default=4, help="retail tasks per kind")
     parser.add_argument("--banking-per-kind", type=int, default=2)
     parser.add_argument("--suffix-limit", type=int, default=2200, help="tokens after the prompt")
     parser.add_argument("--epochs", type=float, default=1)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch", type=int, default=4, help="examples per optimizer step")
     parser.add_argument("--top-layers", type=int, default=10, help="LoRA on the last N layers")
-    parser.add_argument("--max-steps", type=int, default=12, help="agent turns per episode")
-    parser.add_argument("--max-tokens", type=int, default=160, help="tokens per agent reply")
+    parser.add_argument("--max-steps", type=int, default=8, help="agent turns per episode")
+    parser.add_argument("--max-tokens", type=int, default=96, help="tokens per agent reply")
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a few tasks: check the pipeline")
     parser.add_argument("--docs", type=Path, default=Path("docs"))
@@ -161,6 +161,10 @@ def main() -> None:
         raise SystemExit(f"too few short teacher episodes: {len(general)} base, {len(mixed)} 3I")
 
     # 2. two fine-tuned models, same number of examples and steps
+    args.train_data = {
+        "general": {"base": len(general)},
+        "3I": {kind: min(per_kind, len(pool[kind])) for kind in KINDS},
+    }
     tuned_general = train("general", write_data(args.out / "sft_general", general), args)
     tuned_3i = train("3I", write_data(args.out / "sft_3i", mixed), args)
     models = {
@@ -205,6 +209,7 @@ def report(args, models, played, sets, seconds: float) -> None:
             for label, model in models.items()
             if label != "base"
         },
+        "train_data": args.train_data,
         "pass": json.loads(frame.to_json(orient="records")),
         "paired": json.loads(paired.to_json(orient="records")),
         "failures": failures(played, sets),
@@ -216,9 +221,33 @@ def report(args, models, played, sets, seconds: float) -> None:
         compare_figure(frame).write_image(out / "finetune_experiment.png", width=1100, height=500)
     except Exception as exc:  # kaleido needs a browser; the JSON is the result
         print(f"no PNG: {exc}")
-    print(frame.to_string())
-    print(paired.to_string())
+    table = markdown_table(frame, paired)
+    (out / "finetune_experiment.md").write_text(table)
+    print(table)
     print(f"done in {seconds / 60:.1f} min -> {out}")
+
+
+def markdown_table(frame: Any, paired: Any) -> str:
+    """pass^1 [95% CI] per task set × kind and model, and 3I − base paired, as a README table."""
+    from t2t.benchmark.uncertainty import format_interval
+
+    ones = frame[frame["k"] == 1]
+    models = list(dict.fromkeys(ones["model"]))
+    head = ["task set", "kind (tasks)", *[f"{m} pass^1" for m in models], "3I − base (paired)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    point = ["pass_hat_k", "pass_hat_k_lo", "pass_hat_k_hi"]
+    for (set_name, variant), rows in ones.groupby(["task_set", "variant"], sort=False):
+        cells = [format_interval(*rows[rows["model"] == m][point].iloc[0]) for m in models]
+        diff = paired[
+            (paired["model"] == "3I")
+            & (paired["task_set"] == set_name)
+            & (paired["variant"] == variant)
+        ]
+        change = ["difference", "difference_lo", "difference_hi"]
+        cells.append(format_interval(*diff[change].iloc[0]) if len(diff) else "-")
+        tasks = int(rows["episodes"].iloc[0]) // max(int(rows["k"].max()), 1)
+        lines.append(f"| {set_name} | {variant} ({tasks}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

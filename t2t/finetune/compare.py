@@ -358,9 +358,9 @@ def compare_figure(frame: pd.DataFrame, *, k: int = 1) -> go.Figure:
         range_y=[0, 1.15],
         text_auto=".2g",  # a 0 is a number too, not a missing bar
         category_orders={
-            "model": list(frame["model"].cat.categories),
+            "model": _order(frame["model"]),
             "variant": variants,
-            "task_set": list(frame["task_set"].cat.categories),
+            "task_set": _order(frame["task_set"]),
         },
         title=(
             f"Before and after fine-tuning: pass^{k} (bars: 95% interval over tasks) and tool "
@@ -371,6 +371,13 @@ def compare_figure(frame: pd.DataFrame, *, k: int = 1) -> go.Figure:
     figure.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     figure.update_yaxes(title_text="")
     return figure
+
+
+def _order(column: pd.Series) -> list[Any]:
+    """A column's categories in order; first-seen order for a plain column (a frame read back)."""
+    if hasattr(column, "cat"):
+        return list(column.cat.categories)
+    return list(dict.fromkeys(column))
 
 
 def model_labels(items: Sequence[str]) -> dict[str, str]:

@@ -3,7 +3,10 @@
 One job per module: `client` (complete, retries), `messages` (t2t ↔ OpenAI ↔ HF chat shapes),
 `completion` (what a call returns), `cache` (replies on disk), `providers` (offline models as
 litellm custom providers), `aio` (sync calls on a background loop), `backend` (the lazy litellm
-import). Only this package imports litellm, and only when a model is really called.
+import); local models: `hf_local` (the `hf-local/` provider), `local_engine` (prefix KV reuse and
+batched decoding), `hf_models`, `chat_templates`, `gguf` (GGUF files into HF folders) and `serve`
+(an OpenAI-compatible HTTP server). Only this package imports litellm, and only when a model is
+really called.
 """
 
 from t2t.core.settings import model_timeout_s

@@ -134,6 +134,7 @@ def set_engine_options(options: EngineOptions) -> None:
     with _LOADING:
         _OPTIONS = options
         for loaded in _LOADED.values():
+            loaded.engine.close()
             loaded.engine = _engine(loaded.model, loaded.tokenizer)
 
 
@@ -164,7 +165,7 @@ def _load(name: str) -> _Loaded:
     with _LOADING:
         if key not in _LOADED:
             for stale in [k for k in _LOADED if k[0] == name]:
-                del _LOADED[stale]
+                _LOADED.pop(stale).engine.close()
             tokenizer = adopt_tool_template(load_tokenizer(name), "auto", name=name)
             tokenizer = with_response_parser(tokenizer, name)
             model = load_causal_lm(name)
