@@ -15,6 +15,7 @@ from t2t.llm.backend import load_litellm, preload
 from t2t.llm.cache import ModelCache, cache_key
 from t2t.llm.client import complete, complete_sync
 from t2t.llm.completion import Completion, Usage
+from t2t.llm.hf_local import EngineOptions, engine_stats, set_engine_options
 from t2t.llm.messages import RAW_ARGUMENTS_KEY, hf_messages, raw_arguments, to_openai_messages
 from t2t.llm.providers import (
     ProviderHandler,
@@ -27,6 +28,7 @@ from t2t.llm.providers import (
 __all__ = [
     "RAW_ARGUMENTS_KEY",
     "Completion",
+    "EngineOptions",
     "ModelCache",
     "ProviderHandler",
     "ProviderRequest",
@@ -34,6 +36,7 @@ __all__ = [
     "cache_key",
     "complete",
     "complete_sync",
+    "engine_stats",
     "hf_messages",
     "load_litellm",
     "model_timeout_s",
@@ -42,6 +45,7 @@ __all__ = [
     "register_model",
     "register_provider",
     "run_sync",
+    "set_engine_options",
     "to_openai_messages",
     "unregister_provider",
 ]
