@@ -113,7 +113,7 @@ class EngineOptions:
 
     reuse: bool = True
     max_batch: int = 8
-    cache_tokens: int = 120_000
+    cache_mb: int = 2048
 
 
 @dataclass
@@ -153,7 +153,7 @@ def _engine(model: Any, tokenizer: Any) -> LocalEngine:
         model,
         eos_token_ids=ends,
         pad_token_id=pad,
-        cache_tokens=_OPTIONS.cache_tokens,
+        cache_mb=_OPTIONS.cache_mb,
         max_batch=_OPTIONS.max_batch,
         reuse=_OPTIONS.reuse,
     )
@@ -166,6 +166,8 @@ def _load(name: str) -> _Loaded:
         if key not in _LOADED:
             for stale in [k for k in _LOADED if k[0] == name]:
                 _LOADED.pop(stale).engine.close()
+            for other in _LOADED.values():  # a comparison moves on to this model: free memory
+                other.engine.clear()
             tokenizer = adopt_tool_template(load_tokenizer(name), "auto", name=name)
             tokenizer = with_response_parser(tokenizer, name)
             model = load_causal_lm(name)

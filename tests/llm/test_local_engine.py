@@ -120,13 +120,17 @@ def test_sampling_is_seeded_and_a_bad_request_fails_alone(tiny, retail):
     engine.close()
 
 
-def test_the_cache_keeps_within_its_token_budget(tiny, retail):
+def test_the_cache_keeps_within_its_memory_budget(tiny, retail):
     _, tokenizer, model = tiny
     prompts = [_prompt(tokenizer, retail, text) for text in USERS]
-    engine = _engine(model, tokenizer, cache_tokens=len(prompts[0]) + 50)
-    for ids in prompts:
+    engine = _engine(model, tokenizer)
+    engine.generate(GenerationRequest(prompts[0], 4))
+    one = sum(entry.nbytes for entry in engine._cache.values())
+    engine.cache_bytes = int(one * 1.5)  # room for one prompt's cache, not two
+    for ids in prompts[1:]:
         engine.generate(GenerationRequest(ids, 4))
-    assert sum(len(entry.tokens) for entry in engine._cache.values()) <= len(prompts[0]) + 50
+    assert len(engine._cache) == 1
+    assert sum(entry.nbytes for entry in engine._cache.values()) <= engine.cache_bytes
     engine.close()
 
 
