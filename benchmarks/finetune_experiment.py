@@ -64,6 +64,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=96, help="tokens per agent reply")
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a few tasks: check the pipeline")
+    parser.add_argument(
+        "--report-only", action="store_true", help="report the episodes played so far; play none"
+    )
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     return parser.parse_args()
 
@@ -184,6 +187,10 @@ def main() -> None:
         short = short_tasks(tasks, reference, load_domain(domain), tokenizer, args.suffix_limit)
         chosen = [task for kind in KINDS for task, _ in short[kind][:k]]
         sets[name] = (chosen, env)
+    if args.report_only:
+        played = episodes_so_far(models, sets, args.out / "compare")
+        report(args, models, played, sets, time.perf_counter() - started)
+        return
     played = play_models(
         models,
         sets,
@@ -194,6 +201,22 @@ def main() -> None:
         concurrency=8,
     )
     report(args, models, played, sets, time.perf_counter() - started)
+
+
+def episodes_so_far(models: dict[str, str], sets: dict[str, Any], folder: Path) -> dict:
+    """What `play_models` returns, from the results files only (a run cut short)."""
+    from t2t.finetune.compare import _file_name
+
+    played = {}
+    for set_name, (tasks, _) in sets.items():
+        path = folder / f"{_file_name(set_name)}.jsonl"
+        episodes = read_episodes(path) if path.exists() else []
+        wanted = {task.id for task in tasks}
+        for label, model in models.items():
+            mine = [e for e in episodes if e.agent_model == model and e.task_id in wanted]
+            if mine:
+                played[label, set_name] = mine
+    return played
 
 
 def report(args, models, played, sets, seconds: float) -> None:
@@ -237,7 +260,12 @@ def markdown_table(frame: Any, paired: Any) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     point = ["pass_hat_k", "pass_hat_k_lo", "pass_hat_k_hi"]
     for (set_name, variant), rows in ones.groupby(["task_set", "variant"], sort=False):
-        cells = [format_interval(*rows[rows["model"] == m][point].iloc[0]) for m in models]
+        cells = [
+            format_interval(*rows[rows["model"] == m][point].iloc[0])
+            if (rows["model"] == m).any()
+            else "not played"
+            for m in models
+        ]
         diff = paired[
             (paired["model"] == "3I")
             & (paired["task_set"] == set_name)
