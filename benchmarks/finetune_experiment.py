@@ -32,20 +32,26 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from t2t.benchmark import RunConfig, run_rollouts
 from t2t.benchmark.results import read_episodes
 from t2t.core.schema import Episode, Task
 from t2t.domain.loader import load_domain
 from t2t.failures.taxonomy import classify_failures
-from t2t.finetune.compare import compare_figure, compare_frame, paired_differences, play_models
+from t2t.finetune.compare import (
+    compare_figure,
+    compare_frame,
+    paired_differences,
+    play_models,
+    results_path,
+)
 from t2t.finetune.sft import choose_episodes, hf_example, successful_episodes
 from t2t.finetune.train import TrainConfig, read_train_result, train_sft
 from t2t.llm.hf_models import load_tokenizer
-from t2t.workbench import task_set
+from t2t.workbench import benchmark, task_set
 
 KINDS = ("base", "ambiguous", "changing", "infeasible")
 MODEL = Path("models/smollm2-135m")
 TRAIN_SEED, EVAL_SEED = 1, 2
+ORACLE = ["t2t/oracle"]  # the teacher, and the reference a task's length is read from
 
 
 def parse() -> argparse.Namespace:
@@ -69,12 +75,6 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     return parser.parse_args()
-
-
-def oracle_episodes(tasks: Sequence[Task], env: Any, out: Path) -> list[Episode]:
-    """The oracle's episodes on `tasks` (run once, then read back)."""
-    run_rollouts(tasks, env, RunConfig(agent="t2t/oracle"), out, progress=False)
-    return read_episodes(out)
 
 
 def suffix_tokens(tokenizer: Any, example: dict[str, Any]) -> int:
@@ -153,7 +153,7 @@ def main() -> None:
 
     # 1. teacher data: the oracle on the training seed's tasks; short conversations only
     train_tasks, train_env, folder = task_set("retail", n=320, seed=TRAIN_SEED, results=args.out)
-    teacher = oracle_episodes(train_tasks, train_env, folder / "oracle.jsonl")
+    teacher = benchmark(train_tasks, train_env, folder / "oracle.jsonl", agents=ORACLE, trials=1)
     pool = short_tasks(train_tasks, teacher, retail, tokenizer, args.suffix_limit)
     per_kind = args.train_examples // len(KINDS)
     general = [example for _, example in pool["base"][: args.train_examples]]
@@ -183,7 +183,7 @@ def main() -> None:
         ("banking (unseen)", "banking", 60, args.banking_per_kind),
     ):
         tasks, env, where = task_set(domain, n=n, seed=EVAL_SEED, results=args.out)
-        reference = oracle_episodes(tasks, env, where / "oracle.jsonl")
+        reference = benchmark(tasks, env, where / "oracle.jsonl", agents=ORACLE, trials=1)
         short = short_tasks(tasks, reference, load_domain(domain), tokenizer, args.suffix_limit)
         chosen = [task for kind in KINDS for task, _ in short[kind][:k]]
         sets[name] = (chosen, env)
@@ -205,11 +205,9 @@ def main() -> None:
 
 def episodes_so_far(models: dict[str, str], sets: dict[str, Any], folder: Path) -> dict:
     """What `play_models` returns, from the results files only (a run cut short)."""
-    from t2t.finetune.compare import _file_name
-
     played = {}
     for set_name, (tasks, _) in sets.items():
-        path = folder / f"{_file_name(set_name)}.jsonl"
+        path = results_path(folder, set_name)
         episodes = read_episodes(path) if path.exists() else []
         wanted = {task.id for task in tasks}
         for label, model in models.items():

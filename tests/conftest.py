@@ -3,6 +3,7 @@
 import fcntl
 import importlib.util
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -249,3 +250,10 @@ ORDER_TOOLS = [
     }
 ]
 """One tool in the OpenAI format, for tests of model calls and chat templates."""
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "05_failures.ipynb"
@@ -82,12 +82,6 @@ def _jupyter() -> Path | None:
     return jupyter if jupyter.exists() else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, timeout: float = 10) -> int:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -126,7 +120,7 @@ def jupyter_lab(root: Path, home: Path, env: dict[str, str | None]):
             "lab",
             "--no-browser",
             "--ip=127.0.0.1",
-            f"--port={_free_port()}",
+            f"--port={free_port()}",
             "--ServerApp.port_retries=50",  # another worker may take the port first
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",

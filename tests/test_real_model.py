@@ -7,7 +7,6 @@ reaches it through litellm's `hosted_vllm/` provider: the path a vLLM user takes
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ORDER_TOOLS as TOOLS
-from conftest import shared_task_set_path
+from conftest import free_port, shared_task_set_path
 
 pytest.importorskip("trl", reason="the train extra: pip install -e '.[train]'")
 pytest.importorskip("fastapi", reason="the serve extra: pip install -e '.[serve]'")
@@ -39,12 +38,6 @@ def model():
             pytest.fail(f"{MODEL} is missing: run `make model`")
         pytest.skip(f"{MODEL} is missing: run `make model`")
     return MODEL
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -119,7 +112,7 @@ def test_the_import_is_smollm2_with_a_tool_calling_template(model):
 def test_two_training_steps_then_a_served_turn_parses_into_a_tool_call(trained):
     result = json.loads((trained / "t2t_train.json").read_text())
     assert result["steps"] == 2 and result["losses"][1] < result["losses"][0]
-    server = Server(trained, _free_port()).start()
+    server = Server(trained, free_port()).start()
     try:
         messages = [
             {"role": "system", "content": SYSTEM},
@@ -155,7 +148,7 @@ def test_t2t_run_over_http_counts_tokens_retries_a_dead_server_and_times_out(
 ):
     monkeypatch.setenv("T2T_RETRY_WAIT_S", "0.05")
     tasks = shared_task_set_path(tmp_path_factory, 16)
-    server = Server(model, _free_port())
+    server = Server(model, free_port())
     config = _config(tmp_path / "run.toml", server.base, max_retries=2, timeout_s=120)
     run = ["run", "--tasks", str(tasks), "--config", str(config), "-q"]
     try:

@@ -49,6 +49,7 @@ __all__ = [
     "compare_table",
     "compare_task_sets",
     "model_labels",
+    "results_path",
     "paired_differences",
     "play_models",
     "tool_calls_ok",
@@ -144,7 +145,7 @@ def play_models(
         raise config_error(exc) from None
     played: dict[tuple[str, str], list[Episode]] = {}
     for set_name, (tasks, env) in task_sets.items():
-        path = out / f"{_file_name(set_name)}.jsonl"
+        path = results_path(out, set_name)
         for label in models:
             config = configs[label]
             run_rollouts(tasks, env, config, path, progress=progress)
@@ -168,8 +169,10 @@ def compare_frame(played: Played, models: Mapping[str, str]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _file_name(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_") or "tasks"
+def results_path(out: str | Path, set_name: str) -> Path:
+    """The results file `play_models` writes a task set's episodes to, under `out`."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in set_name).strip("_")
+    return Path(out) / f"{stem or 'tasks'}.jsonl"
 
 
 def _rows(label: str, model: str, set_name: str, episodes: list[Episode]) -> list[dict[str, Any]]:

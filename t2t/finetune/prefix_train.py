@@ -20,6 +20,7 @@ from typing import Any
 
 from t2t.core.errors import ConfigError
 from t2t.llm.hf_models import require
+from t2t.llm.local_engine import kv_layers
 
 __all__ = ["PrefixRun", "shared_prefix", "suffix_loss", "train_on_shared_prefix"]
 
@@ -106,10 +107,8 @@ def train_on_shared_prefix(
     tqdm = require("tqdm.auto").tqdm
     losses = []
     for step, batch in enumerate(tqdm(batches, desc="training", disable=not progress), 1):
-        with torch.no_grad():
-            encoded = model(input_ids=prefix, use_cache=True).cache
-        layers = [(layer.keys, layer.values) for layer in encoded.layers]
-        tokens = sum(sum(train_rows[i]["assistant_masks"][prefix_length + 1 :]) for i in batch)
+        layers = _encoded(torch, model, prefix)
+        tokens = _learned_tokens([train_rows[i] for i in batch], prefix_length)
         total = 0.0
         for index in batch:
             loss_sum = _suffix_loss(torch, model, train_rows[index], layers, prefix_length)
@@ -131,12 +130,21 @@ def suffix_loss(model: Any, rows: list[dict[str, list[int]]], prefix_length: int
     if not rows:
         return float("nan")
     prefix = torch.tensor([rows[0]["input_ids"][:prefix_length]])
+    layers = _encoded(torch, model, prefix)
     with torch.no_grad():
-        encoded = model(input_ids=prefix, use_cache=True).cache
-        layers = [(layer.keys, layer.values) for layer in encoded.layers]
         total = sum(float(_suffix_loss(torch, model, row, layers, prefix_length)) for row in rows)
-    tokens = sum(sum(row["assistant_masks"][prefix_length + 1 :]) for row in rows)
-    return total / max(tokens, 1)
+    return total / max(_learned_tokens(rows, prefix_length), 1)
+
+
+def _encoded(torch: Any, model: Any, prefix: Any) -> list[tuple[Any, Any]]:
+    """The shared prefix's keys and values with the model's current weights, no gradients."""
+    with torch.no_grad():
+        return kv_layers(model(input_ids=prefix, use_cache=True).cache)
+
+
+def _learned_tokens(rows: list[dict[str, list[int]]], prefix_length: int) -> int:
+    """Assistant tokens after the prefix: the ones a loss is summed over."""
+    return sum(sum(row["assistant_masks"][prefix_length + 1 :]) for row in rows)
 
 
 def _suffix_loss(

@@ -27,7 +27,7 @@ from typing import Any
 
 from t2t.llm.hf_models import require
 
-__all__ = ["EngineStats", "GenerationRequest", "LocalEngine"]
+__all__ = ["EngineStats", "GenerationRequest", "LocalEngine", "kv_layers"]
 
 
 @dataclass(frozen=True)
@@ -199,7 +199,7 @@ class LocalEngine:
                 input_ids=ids[start:target].unsqueeze(0), cache=cache, use_cache=True
             )
             cache = output.cache
-        job.layers = _layers(cache) if cache is not None else []
+        job.layers = kv_layers(cache) if cache is not None else []
         if self.reuse and start < target:  # the next prompts of this round start from it
             self._store(ids[:target], job.layers, copy=False)
 
@@ -247,7 +247,7 @@ class LocalEngine:
             return_dict_in_generate=True,
             **options,
         )
-        layers = _layers(output.cache)
+        layers = kv_layers(output.cache)
         for row, job in enumerate(jobs):
             reply = _reply(output.sequences[row, longest:].tolist(), job.request, self)
             job.future.set_result(reply)
@@ -304,7 +304,8 @@ def _safely(step: Any, jobs: list[_Job]) -> bool:
     return True
 
 
-def _layers(cache: Any) -> list[tuple[Any, Any]]:
+def kv_layers(cache: Any) -> list[tuple[Any, Any]]:
+    """A transformers cache as (keys, values) per layer, to slice, store or rebuild from."""
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
