@@ -248,9 +248,11 @@ class LocalEngine:
             **options,
         )
         layers = kv_layers(output.cache)
-        for row, job in enumerate(jobs):
-            reply = _reply(output.sequences[row, longest:].tolist(), job.request, self)
-            job.future.set_result(reply)
+        replies = [
+            _reply(output.sequences[row, longest:].tolist(), job.request, self)
+            for row, job in enumerate(jobs)
+        ]
+        for row, (job, reply) in enumerate(zip(jobs, replies, strict=True)):
             if self.reuse:
                 kept = len(job.ids) + len(reply) - 1  # the last reply token was never fed back
                 pad = longest - len(job.ids)
@@ -265,6 +267,8 @@ class LocalEngine:
                         for k, v in layers
                     ],
                 )
+        for job, reply in zip(jobs, replies, strict=True):  # once the cache holds them all
+            job.future.set_result(reply)
 
     def _store(self, tokens: Any, layers: list[tuple[Any, Any]], *, copy: bool = True) -> None:
         """Keep a prefix's cache; entries it extends are dropped (it serves their prompts too)."""
