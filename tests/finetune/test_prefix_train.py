@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 pytest.importorskip("trl", reason="the train extra: pip install -e '.[train]'")
 
+from t2t.core.errors import ConfigError  # noqa: E402
 from t2t.finetune.prefix_train import (  # noqa: E402
     shared_prefix,
     suffix_loss,
@@ -105,3 +106,21 @@ def test_training_lowers_the_loss_and_gives_a_plain_model(tiny):
 def test_shared_prefix_training_is_lora_only():
     with pytest.raises(ValidationError, match="add --lora"):
         TrainConfig(base="m", data="d", shared_prefix=True)
+
+
+def test_examples_that_share_no_prompt_are_refused(tiny):
+    folder, rows = tiny
+    other = {**rows[0], "input_ids": [rows[0]["input_ids"][0] + 1, *rows[0]["input_ids"][1:]]}
+    with pytest.raises(ConfigError, match="share no prompt prefix"):
+        train_on_shared_prefix(
+            load_causal_lm(folder),
+            [rows[1], other],
+            epochs=1,
+            learning_rate=1e-3,
+            batch_size=2,
+            betas=(0.9, 0.95),
+            lora_r=4,
+            lora_alpha=8,
+            seed=0,
+            progress=False,
+        )

@@ -82,3 +82,10 @@ def test_the_server_refuses_what_it_cannot_do(client):
     assert client.post("/v1/chat/completions", json=stream).status_code == 400
     empty = client.post("/v1/chat/completions", json={"model": "tiny", "messages": []})
     assert empty.status_code == 422
+
+
+def test_serve_refuses_a_missing_folder_and_a_bad_port(tmp_path, capsys):
+    assert main(["serve", str(tmp_path / "nope")]) == 2
+    assert "is not a model folder" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path), "--port", "70000"]) == 2
+    assert "--port must be 0-65535, not 70000" in capsys.readouterr().err
