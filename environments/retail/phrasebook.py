@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from t2t.tasks import Mention, listing, payment_method
+from t2t.tasks import Mention, listing, option_phrase, payment_method
 
 ASKS = {
     "cancel_pending_order": (
@@ -77,7 +77,7 @@ MOTIVES: dict[str, Any] = {
     ),
     "modify_pending_order_payment": (
         "because you would rather not use the original payment",
-        "since that card is close to its limit",
+        "since you would rather keep the original payment method for something else",
     ),
     "modify_user_address": ("because you moved", "since you have just moved house"),
     "return_delivered_order_items": lambda mentions: _for_items(
@@ -87,10 +87,26 @@ MOTIVES: dict[str, Any] = {
     ),
     "exchange_delivered_order_items": lambda mentions: _for_items(
         mentions,
-        ("because the one you got doesn't fit your needs", "because it is the wrong size"),
-        ("because the ones you got don't fit your needs", "because they are the wrong size"),
+        ("because the one you got doesn't fit your needs", _exchange_reason(mentions, "it is")),
+        ("because the ones you got don't fit your needs", _exchange_reason(mentions, "they are")),
     ),
 }
+
+
+def _exchange_reason(mentions: Mapping[str, Mention], subject: str) -> str:
+    """Why the item goes back, from what the replacement changes: the wrong size, another colour
+    (not said when the request leaves the replacement open: it would tell what the user must be
+    asked).
+    """
+    new = mentions.get("new_item_ids")
+    if new is None:
+        return f"because {subject} not what you expected"
+    options = (new.record or {}).get("options") or {}
+    old = (new.partner or {}).get("options") or {}
+    changed = [k.replace("_", " ") for k in options if old.get(k) != options[k]]
+    if not changed or "size" in changed:
+        return f"because {subject} the wrong size"
+    return f"because you would rather have a different {changed[0]}"
 
 
 def _order(mention: Mention) -> str:
@@ -126,12 +142,6 @@ def _item(mention: Mention) -> str:
     return f"the {name}"
 
 
-def _option(key: str, value: Any) -> str:
-    """An option as people say it: "large size", "auto tilt" (not "auto tilt tilt mechanism")."""
-    name = key.replace("_", " ")
-    return str(value) if name.split()[0].lower() in str(value).lower() else f"{value} {name}"
-
-
 def _new_item(mention: Mention) -> str:
     """A replacement by the options that differ from the item it replaces."""
     options = (mention.record or {}).get("options") or {}
@@ -139,7 +149,7 @@ def _new_item(mention: Mention) -> str:
     changed = [k for k in options if old.get(k) != options[k]]
     if not changed:
         return "the very same one"
-    told = [_option(k, options[k]) for k in changed]
+    told = [option_phrase(k, options[k]) for k in changed]
     return f"the one with {listing(told)}"
 
 

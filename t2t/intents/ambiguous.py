@@ -42,7 +42,7 @@ from t2t.intents.slots import (
 )
 from t2t.intents.sound import contains_value
 from t2t.intents.text import first_person, has_internal_id, has_timestamp, mentions
-from t2t.tasks import listing, spoken, words
+from t2t.tasks import listing, option_phrase, spoken, words
 from t2t.tasks.convert import describe_value, name_of, request_text
 
 __all__ = ["CLARIFY_TEXT", "Ambiguous", "AmbiguousDetails", "SlotRef", "parse_withheld"]
@@ -120,15 +120,21 @@ def _said_values(key: str, value: Any) -> list[str]:
 
 
 def _attributes_text(keys: list[str], attributes: dict[str, Any]) -> str:
-    """Attributes as a person lists them: "the Desk Lamp", "the one with material polyester"."""
+    """Attributes as a person lists them: "the Desk Lamp", "the one with polyester material",
+    "the one with the Tent, the Bicycle and 2 other items".
+    """
     if keys == ["name"]:
         return f"the {spoken(attributes['name'])}"
-    parts = [
-        f"the {spoken(attributes[k])}"
-        if k in _NAMING_KEYS
-        else f"{words(k)} {spoken(attributes[k])}"
-        for k in keys
-    ]
+    parts: list[str] = []
+    for key in keys:
+        if key not in _NAMING_KEYS:
+            said = spoken(attributes[key])  # a name goes after its key: "nickname Emergency Fund"
+            parts.append(f"{words(key)} {said}" if said[:1].isupper() else option_phrase(key, said))
+            continue
+        parts += [f"the {spoken(name)}" for name in _said_values(key, attributes[key])]
+        if more := _AND_MORE.search(str(attributes[key])):
+            count = int(more.group(1))
+            parts.append(f"{count} other item{'s' if count > 1 else ''}")
     return f"the one with {listing(parts)}"
 
 
@@ -394,7 +400,7 @@ def _guessed(
 _ID_IN_PARENS = re.compile(r"\(\s*id\s+([^()]+?)\s*\)")
 _ID_AT_END = re.compile(r"(?:^|[\s,])id\s+(\S+?)\s*$")
 _KEYED = re.compile(r"^([^:]+):\s+(.*)$")
-_AND_MORE = re.compile(r"\s+and \d+ more$")
+_AND_MORE = re.compile(r"\s+and (\d+) more$")
 
 
 def parse_withheld(text: str) -> list[str]:

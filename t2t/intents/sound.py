@@ -125,9 +125,9 @@ def foreign_reason(env: Environment, call: ToolCall, user_id: Any) -> str | None
         owner = owner_of(state, state[table][value], key)
         if owner is not None and owner != user_id:
             noun = singular(table).replace("_", " ")
-            return f"{noun} {value} belongs to another customer, not to the one being served"
+            return f"{noun} {value} is not on your account, and I can act only on yours"
     if call.arguments.get(key) not in (None, user_id):
-        return f"{call.arguments[key]} is another customer"
+        return f"account {call.arguments[key]} is not yours, and I can act only on yours"
     return None
 
 

@@ -29,8 +29,10 @@ from t2t.explore.walk import Candidate, Walk
 from t2t.tasks.phrasing import (
     Mention,
     Phrasebook,
+    article,
     has_timestamp,
     listing,
+    option_phrase,
     phrasebook_of,
     seeded_choice,
     spoken,
@@ -289,9 +291,11 @@ def phrase_call(
             if vague and arg in vague:
                 element, shared = vague[arg]
                 hazy = _hazy(book, parts[element or 0], shared)
-                named = (
-                    [hazy] if element is None else [*named[:element], hazy, *named[element + 1 :]]
-                )
+                if element is not None and len(named) > 1:  # "the Drone and one more item"
+                    hazy = hazy.replace("one of your ", "one more of your ", 1)
+                    named = [*named[:element], *named[element + 1 :], hazy]
+                else:
+                    named = [hazy]
             mentions[arg] = parts[0] if parts else Mention(arg, value)
             slots[arg] = listing(named)
             continue
@@ -304,7 +308,8 @@ def phrase_call(
     slots.update({name: derive(arguments, slots) for name, derive in book.derived.items()})
     ask = seeded_choice(book.asks[call.name], call.name, canonical_json(arguments))
     ask = ask.format_map(_Slots(slots))
-    motives = book.motives_for(call.name, arguments, mentions) if motive else ()
+    clear = {k: m for k, m in mentions.items() if not (vague and k in vague)}  # a motive
+    motives = book.motives_for(call.name, arguments, clear) if motive else ()  # tells no more
     if not motives:
         return ask
     why = seeded_choice(motives, "why", call.name, canonical_json(arguments))
@@ -355,16 +360,18 @@ def _named(book: Phrasebook, mention: Mention) -> str:
 def _hazy(book: Phrasebook, mention: Mention, shared: dict[str, Any]) -> str:
     """A value named only by what it shares with the other candidates ("one of your orders")."""
     noun = _noun(mention.arg)
-    values = [
-        spoken(v)
+    told = {
+        k: v
         for k, v in shared.items()
         if not has_timestamp(str(v)) and k not in _UNSAID and v not in _NORMAL_STATES
-    ]
+    }
+    values = [spoken(v) for v in told.values()]
     if mention.partner is not None:  # another option of the product it replaces
         name = mention.partner.get("name") or noun
-        return f"a {name} in {listing(values)}" if values else f"another {name}"
+        options = [option_phrase(k, spoken(v)) for k, v in told.items()]
+        return f"{article(name)} {name} with {listing(options)}" if told else f"another {name}"
     if not mention.own and mention.arg.startswith(("new_", "to_")):
-        return f"a {noun} ({', '.join(values)})" if values else f"a {noun}"
+        return f"{article(noun)} {noun}" + (f" ({', '.join(values)})" if values else "")
     return f"one of your {' '.join([*values, noun])}s"
 
 
@@ -388,7 +395,7 @@ def _generic_request(
             element, shared = vague[arg]
             noun = _noun(arg)
             catalog = arg.startswith(("new_", "to_"))  # a choice from a catalog, not theirs
-            lead = f"a {noun}" if catalog else f"one of your {noun}s"
+            lead = f"{article(noun)} {noun}" if catalog else f"one of your {noun}s"
             hazy = f"{lead} {_format(shared)}" if shared else lead
             if element is None:
                 parts.append(hazy)

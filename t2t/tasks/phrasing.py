@@ -35,10 +35,12 @@ from t2t.domain.loader import domain_module
 __all__ = [
     "Mention",
     "Phrasebook",
+    "article",
     "has_internal_id",
     "has_timestamp",
     "last_digits",
     "listing",
+    "option_phrase",
     "money",
     "payment_method",
     "phrasebook_of",
@@ -184,6 +186,33 @@ def spoken_date(value: str, *, year: bool = True) -> str:
 def words(value: Any) -> str:
     """A stored value as words: "basic_economy" → "basic economy"."""
     return str(value).replace("_", " ")
+
+
+def article(word: str) -> str:
+    """The indefinite article before `word` by how it sounds: "an Everly Monitor", "a USB hub"."""
+    lower = word.lower()
+    if lower.startswith(_SOUNDS_LIKE_YOU) or word[:3].isupper():  # "a unit", "a USB hub"
+        return "an" if word[:1] in "AEFHILMNORSX" and word[:3].isupper() else "a"
+    return "an" if lower[:1] in tuple("aeiou") or lower.startswith(("hour", "honest")) else "a"
+
+
+_SOUNDS_LIKE_YOU = ("uni", "use", "usu", "uti", "eu", "one", "once")
+
+
+def option_phrase(key: str, value: Any) -> str:
+    """A product option as people say it: "large size", "auto tilt" (not "auto tilt tilt
+    mechanism"), "waterproof", "not waterproof" and "no backlight" (not "yes waterproof").
+    """
+    name = str(key).replace("_", " ")
+    said = str(value)
+    if said.lower() in ("yes", "true"):
+        return name
+    if said.lower() in ("no", "false", "none"):  # "no backlight", but "not waterproof"
+        return f"not {name}" if name.endswith(("proof", "able", "ible")) else f"no {name}"
+    head = name.split()[0].lower() if name.strip() else ""
+    if said.lower() in name.lower() or head[:5] in said.lower():  # "bagless", "AA batteries"
+        return said
+    return f"{said} {name}"
 
 
 def listing(items: Sequence[str]) -> str:

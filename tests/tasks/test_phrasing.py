@@ -12,10 +12,12 @@ from t2t.explore.values import ValuePool
 from t2t.intents.text import mentions
 from t2t.tasks import (
     Mention,
+    article,
     convert_walk,
     last_digits,
     listing,
     money,
+    option_phrase,
     payment_method,
     phrasebook_of,
     request_text,
@@ -35,6 +37,26 @@ def test_values_are_spoken_as_people_write_them():
     assert listing(["a"]) == "a"
     assert listing(["a", "b", "c"]) == "a, b and c"
     assert last_digits("acc_9846861") == "6861"
+    said = {w: f"{article(w)} {w}" for w in ("Everly Monitor", "item", "unit", "USB hub", "SSD")}
+    assert list(said.values()) == [
+        "an Everly Monitor",
+        "an item",
+        "a unit",
+        "a USB hub",
+        "an SSD",
+    ]
+    options = [("size", "large"), ("waterproof", "yes"), ("waterproof", "no")]
+    options += [("backlight", "none"), ("tilt_mechanism", "auto tilt")]
+    options += [("battery type", "AA batteries"), ("bagged/bagless", "bagless")]
+    assert [option_phrase(k, v) for k, v in options] == [
+        "large size",
+        "waterproof",
+        "not waterproof",
+        "no backlight",
+        "auto tilt",
+        "AA batteries",
+        "bagless",
+    ]
 
 
 def test_payment_methods_are_named_by_brand_and_digits_or_by_their_number_when_twins():
@@ -132,3 +154,24 @@ def test_a_phrasebook_naming_what_the_domain_lacks_is_a_clear_error(tmp_path, ta
     with pytest.raises(DomainError, match=message) as error:
         phrasebook_of(domain)
     assert "phrasebook.py" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ({"size": "S", "color": "red"}, {"size": "L", "color": "red"}, "the wrong size"),
+        ({"refresh rate": "60Hz"}, {"refresh rate": "165Hz"}, "a different refresh rate"),
+    ],
+)
+def test_an_exchange_gives_a_reason_that_fits_what_the_replacement_changes(old, new, reason):
+    book = phrasebook_of(t2t.load_domain("retail"))
+    request = {"item_ids": ["1"], "new_item_ids": ["2"]}
+    mentions = {
+        "item_ids": Mention("item_ids", "1", record={"options": old}, request=request),
+        "new_item_ids": Mention(
+            "new_item_ids", "2", record={"options": new}, partner={"options": old}, request=request
+        ),
+    }
+    motives = book.motives_for("exchange_delivered_order_items", request, mentions)
+    assert any(m.endswith(reason) for m in motives), motives
+    assert not any("wrong size" in m for m in motives if reason != "the wrong size")
