@@ -161,6 +161,35 @@ def test_import_export_round_trip(capsys, tmp_path, small_tasks):
     assert exported[1]["evaluation_criteria"]["actions"][1]["name"] == "no_such_tool"
 
 
+def test_fields_t2t_does_not_model_are_kept_at_every_level(capsys, tmp_path, small_tasks):
+    """τ² ignores fields it does not know, and newer τ² task files have some (a task's `issues`
+    list); import keeps them and export writes them back, while t2t's own files stay strict."""
+    original = json.loads(small_tasks.read_text())
+    task = original[0]
+    task["issues"] = [{"kind": "ambiguous gold", "note": "two orders fit"}]
+    task["user_scenario"]["x_pipeline"] = {"round": 2}
+    task["user_scenario"]["instructions"]["x_tone"] = "curt"
+    task["evaluation_criteria"]["x_weights"] = [0.5, 0.5]
+    task["evaluation_criteria"]["actions"][0]["x_checked"] = True
+    task["evaluation_criteria"]["actions"][0]["requestor"] = "assistant"
+    richer = tmp_path / "richer.json"
+    richer.write_text(json.dumps(original))
+    jsonl, back = tmp_path / "tasks.jsonl", tmp_path / "back.json"
+    assert run(capsys, "tau2", "import", "--tasks", str(richer), "--out", str(jsonl))[0] == 0
+    assert run(capsys, "tau2", "export", "--tasks", str(jsonl), "--out", str(back))[0] == 0
+    assert json.loads(back.read_text())[0] == task
+    if REFERENCE is not None:  # replay and verify read it too
+        db = ["--domain", "retail", "--db", str(REFERENCE / "db.json"), "--tasks", str(richer)]
+        assert run(capsys, "tau2", "replay", *db, "--out", str(tmp_path / "replay.jsonl"))[0] == 0
+        assert run(capsys, "verify", *db, "--out", str(tmp_path / "verify.jsonl"))[0] in (0, 1)
+    own = json.loads(jsonl.read_text().splitlines()[1])
+    jsonl.write_text(json.dumps({**own, "issues": []}) + "\n")
+    code, _, err = run(
+        capsys, "tau2", "export", "--tasks", str(jsonl), "--out", str(back), "--force"
+    )
+    assert_user_error(code, err, "tasks.jsonl", "line 1: issues")
+
+
 def test_db_generate_is_seeded_and_checked(capsys, tmp_path):
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     for out in (first, second):

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from t2t.core.errors import ConfigError, DataError, data_error
-from t2t.core.schema import Task
+from t2t.core.schema import TAU2_CONTEXT, Task
 
 __all__ = ["prepare_output", "read_json", "read_tasks", "write_json", "write_jsonl"]
 
@@ -50,7 +50,9 @@ def read_json(path: str | Path, *, what: str = "JSON file") -> Any:
 
 
 def read_tasks(path: str | Path) -> list[Task]:
-    """Tasks from a JSON list (t2t or τ² `tasks.json`) or a JSONL file (one task per line)."""
+    """Tasks from a JSONL file (t2t's own: one task per line, strict) or a JSON list (a τ²
+    `tasks.json`: fields t2t does not know are kept, as τ² ignores them).
+    """
     path = Path(path)
     tasks = []
     if path.suffix == ".jsonl":
@@ -67,7 +69,7 @@ def read_tasks(path: str | Path) -> list[Task]:
             raise DataError("expected a JSON list of tasks", file=str(path))
         for index, item in enumerate(raw):
             try:
-                tasks.append(Task.model_validate(item))
+                tasks.append(Task.model_validate(item, context=TAU2_CONTEXT))
             except ValidationError as exc:
                 raise data_error(exc, file=str(path), prefix=f"[{index}].") from None
     if not tasks:

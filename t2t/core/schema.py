@@ -2,7 +2,10 @@
 
 Tasks keep τ²-bench's field names so they export to and import from τ² `tasks.json`; t2t adds
 `variant` and `provenance`. Every model forbids unknown fields so a typo in a file is reported
-by name instead of silently dropped.
+by name instead of silently dropped, except when reading a τ² file (validation context
+`TAU2_CONTEXT`): τ² ignores fields it does not know, newer τ² versions and τ²-based pipelines
+add some (a task's `issues` list), so the τ²-shaped models keep them in `tau2_extra` and the
+export writes them back where they were.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TAU2_CONTEXT",
     "Action",
     "Episode",
     "EvaluationCriteria",
@@ -77,6 +81,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TAU2_CONTEXT = {"tau2": True}
+"""Validation context for a τ² file: fields t2t does not know are kept, not refused."""
+
+
+class _Tau2Model(_Model):
+    """A model τ²'s files carry too: read with `TAU2_CONTEXT`, the fields t2t does not know go
+    to `tau2_extra` (kept through t2t's own files and written back by the τ² export).
+    """
+
+    tau2_extra: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_unknown_tau2_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        if not (isinstance(data, dict) and info.context and info.context.get("tau2")):
+            return data
+        unknown = {k: v for k, v in data.items() if k not in cls.model_fields}
+        if not unknown:
+            return data
+        known = {k: v for k, v in data.items() if k in cls.model_fields}
+        return {**known, "tau2_extra": {**(known.get("tau2_extra") or {}), **unknown}}
+
+
 class ToolCall(_Model):
     """A request to run one tool with JSON arguments."""
 
@@ -121,7 +148,7 @@ class Trajectory(_Model):
         return [call for call, result in zip(self.calls, self.results, strict=False) if result.ok]
 
 
-class TaskDescription(_Model):
+class TaskDescription(_Tau2Model):
     """τ²'s free-text description block."""
 
     purpose: str | None = None
@@ -129,7 +156,7 @@ class TaskDescription(_Model):
     notes: str | None = None
 
 
-class UserInstructions(_Model):
+class UserInstructions(_Tau2Model):
     """What the simulated user knows and wants (τ²'s `StructuredUserInstructions`)."""
 
     domain: str
@@ -139,12 +166,12 @@ class UserInstructions(_Model):
     task_instructions: str
 
 
-class UserScenario(_Model):
+class UserScenario(_Tau2Model):
     persona: str | None = None
     instructions: UserInstructions | str
 
 
-class Action(_Model):
+class Action(_Tau2Model):
     """A gold tool call (τ²'s `Action`)."""
 
     action_id: str
@@ -158,7 +185,7 @@ class Action(_Model):
         return ToolCall(name=self.name, arguments=self.arguments, id=self.action_id)
 
 
-class EvaluationCriteria(_Model):
+class EvaluationCriteria(_Tau2Model):
     actions: list[Action] | None = None
     communicate_info: list[str] | None = None
     nl_assertions: list[str] | None = None
@@ -184,7 +211,7 @@ class Provenance(_Model):
     source: str | None = None
 
 
-class Task(_Model):
+class Task(_Tau2Model):
     """A τ²-compatible task plus the t2t intent variant and its provenance."""
 
     id: str

@@ -1,6 +1,8 @@
 """τ²-bench interop: read and write τ² `tasks.json`, and replay τ² tasks to a comparable DB hash.
 
-A t2t `Task` is a superset of τ²'s, so import is validation and export drops the t2t-only fields.
+A t2t `Task` is a superset of τ²'s, so import is validation and export drops the t2t-only fields;
+fields t2t does not model (newer τ² fields, other pipelines' additions) are kept on import, at
+every level, and written back on export.
 The replay hash is defined independently of either implementation, so the same task replayed by
 τ²-bench's code and by ours can be compared byte for byte:
 
@@ -63,8 +65,23 @@ def read_tau2_tasks(path: str | Path) -> list[Task]:
 
 
 def task_to_tau2(task: Task) -> dict[str, Any]:
-    """A τ² task dict: the τ² fields that are set, none of the t2t-only ones."""
-    return task.model_dump(mode="json", exclude=_T2T_ONLY, exclude_none=True)
+    """A τ² task dict: the τ² fields that are set, none of the t2t-only ones, and the fields t2t
+    does not know (kept from a τ² import) back where they were.
+    """
+    spread: dict[str, Any] = _spread_extra(
+        task.model_dump(mode="json", exclude=_T2T_ONLY, exclude_none=True)
+    )
+    return spread
+
+
+def _spread_extra(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_spread_extra(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    extra = value.get("tau2_extra") or {}
+    spread = {k: _spread_extra(v) for k, v in value.items() if k != "tau2_extra"}
+    return {**spread, **{k: v for k, v in extra.items() if k not in spread}}
 
 
 def write_tau2_tasks(tasks: list[Task], path: str | Path) -> None:
