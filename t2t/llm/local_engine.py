@@ -5,13 +5,12 @@ conversation so far, and on a CPU encoding it dominates: ≈ 14 s for SmolLM2-13
 against ≈ 1 s for the few hundred tokens a turn adds. So the engine keeps the KV cache of each
 prompt it answered (with the reply) and starts the next prompt from the longest cached prefix of
 its tokens: the shared policy and tools for a new episode, the whole conversation for the next
-turn of one. Decoding a token reads every weight once whatever the batch, so replies wanted at
-the same time are decoded together: their caches are left-padded to one length and `generate`
-runs them as one batch, masked as transformers does for left-padded prompts.
+turn of one. Decoding a token reads every weight once whatever the batch, so greedy replies are
+decoded together in a `RunningBatch`, which requests join and leave between steps.
 
-One worker thread owns the model. It takes the requests waiting, encodes each one's new tokens
-from its cached prefix (taking in requests that arrive meanwhile), then decodes the greedy ones
-as a batch and the sampled ones one by one with their own seed, so a re-run gives the same reply.
+One worker thread owns the model. Between decoding steps it takes the requests waiting, encodes
+each one's new tokens from its cached prefix and adds the greedy ones to the batch; sampled ones
+are decoded alone with their own seed, so a re-run gives the same reply.
 """
 
 from __future__ import annotations
@@ -22,10 +21,11 @@ import threading
 import weakref
 from collections import OrderedDict
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from t2t.llm.hf_models import require
+from t2t.llm.running_batch import RunningBatch, batched_cache
 
 __all__ = ["EngineStats", "GenerationRequest", "LocalEngine", "kv_layers"]
 
@@ -48,12 +48,19 @@ class EngineStats:
     requests: int = 0
     prompt_tokens: int = 0
     reused_tokens: int = 0
-    batches: list[int] = field(default_factory=list)
+    decode_steps: int = 0
+    decoded_rows: int = 0  # replies' tokens decoded, over all steps
+    largest_batch: int = 0
 
     @property
     def reuse(self) -> float:
         """Share of prompt tokens read from a cached prefix rather than encoded."""
         return self.reused_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        """Replies decoded together, on average over decoding steps."""
+        return self.decoded_rows / self.decode_steps if self.decode_steps else 0.0
 
 
 @dataclass
@@ -83,7 +90,8 @@ class LocalEngine:
         pad_token_id: Token that fills finished rows of a batch.
         cache_mb: Memory for cached prefixes (least recently used go first): SmolLM2-135M
             takes 46 KB a token, so the default 2 GB holds about 7 episodes of 6,000 tokens.
-        max_batch: Replies decoded together at most.
+        max_batch: Replies decoded together at most; their cache takes max_batch × (prompt +
+            2 × reply) tokens: about 1.8 GB for 8 retail rows of SmolLM2-135M.
         reuse: False encodes every prompt whole and decodes one at a time (the plain path).
     """
 
@@ -106,6 +114,7 @@ class LocalEngine:
         self.stats = EngineStats()
         self._cache: OrderedDict[int, _Entry] = OrderedDict()
         self._next_key = 0
+        self._batch = RunningBatch(model, eos_token_ids, slots=max_batch)  # the worker's
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._start = threading.Lock()
@@ -145,40 +154,72 @@ class LocalEngine:
 
     def _serve(self) -> None:
         torch = require("torch")
+        batch = self._batch
+        waiting: list[_Job] = []  # encoded, waiting for a row of the batch
+        stopping = False
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            jobs = [first]
+            arrived: list[_Job] = []
+            if not (batch or waiting):  # idle: wait for a request
+                if stopping:
+                    return
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                arrived.append(first)
+            if not stopping:
+                more, stopping = self._drain()
+                arrived += more
             with torch.inference_mode():
-                ready: list[_Job] = []
-                while jobs:  # prefill; requests arriving meanwhile join this round
-                    for job in jobs:
-                        if job.future.set_running_or_notify_cancel() and _safely(
-                            self._prefill, [job]
-                        ):
-                            ready.append(job)
-                    jobs = self._drain(self.max_batch - len(ready))
-                size = self.max_batch if self.reuse else 1
-                greedy = [job for job in ready if job.request.temperature <= 0]
-                for start in range(0, len(greedy), size):
-                    _safely(self._decode, greedy[start : start + size])
-                for job in ready:
-                    if job.request.temperature > 0:
+                for job in arrived:
+                    if not job.future.set_running_or_notify_cancel():
+                        continue
+                    if not _safely(self._prefill, [job]):
+                        continue
+                    if self.reuse and job.request.temperature <= 0:
+                        waiting.append(job)
+                    else:  # the plain path, or sampled: alone, with the request's seed
                         _safely(self._decode, [job])
+                room = self.max_batch - len(batch)
+                joining, waiting = waiting[:room], waiting[room:]
+                if joining:
+                    _safely(self._join, joining)
+                if batch:
+                    self._step(batch)
 
-    def _drain(self, room: int) -> list[_Job]:
+    def _join(self, jobs: list[_Job]) -> None:
+        self._batch.add(
+            [(job, job.ids, job.layers or [], job.request.max_new_tokens) for job in jobs]
+        )
+        for job in jobs:
+            job.layers = None  # the batch holds a copy
+
+    def _step(self, batch: RunningBatch) -> None:
+        """One decoding step of the batch; finished replies are cached, then handed back."""
+        self.stats.decode_steps += 1
+        self.stats.decoded_rows += len(batch)
+        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        try:
+            finished = batch.step()
+        except Exception as exc:
+            for job in batch.fail():
+                job.future.set_exception(exc)
+            return
+        for row in finished:
+            self._store(row.tokens, row.layers, copy=False)
+        for row in finished:  # once the cache holds them all
+            row.owner.future.set_result(row.reply)
+
+    def _drain(self) -> tuple[list[_Job], bool]:
+        """The requests queued now, and whether a stop came (answer them, then stop)."""
         jobs: list[_Job] = []
-        while len(jobs) < room:
+        while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
-                break
-            if job is _STOP:  # answer this round first, then stop
-                self._queue.put(_STOP)
-                break
+                return jobs, False
+            if job is _STOP:
+                return jobs, True
             jobs.append(job)
-        return jobs
 
     def _prefill(self, jobs: list[_Job]) -> None:
         """Encode all but the prompt's last token, from the longest cached prefix."""
@@ -196,7 +237,10 @@ class LocalEngine:
         cache = require("transformers").DynamicCache(ddp_cache_data=layers) if layers else None
         if start < target:
             output = self.model(
-                input_ids=ids[start:target].unsqueeze(0), cache=cache, use_cache=True
+                input_ids=ids[start:target].unsqueeze(0),
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,  # only the cache is wanted: skip 49k-wide logits per token
             )
             cache = output.cache
         job.layers = kv_layers(cache) if cache is not None else []
@@ -220,55 +264,38 @@ class LocalEngine:
         return [(k[:, :, :best], v[:, :, :best]) for k, v in entry.layers], best
 
     def _decode(self, jobs: list[_Job]) -> None:
-        """Generate every job's reply as one batch of left-padded caches."""
+        """Generate one job's reply with `generate`: sampled, or on the plain path."""
         torch = require("torch")
-        longest = max(len(job.ids) for job in jobs)
-        input_ids = torch.full((len(jobs), longest), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(jobs), longest), dtype=torch.long)
-        for row, job in enumerate(jobs):
-            input_ids[row, longest - len(job.ids) :] = job.ids
-            mask[row, longest - len(job.ids) :] = 1
-        cache = _batched_cache(torch, [job.layers or [] for job in jobs], longest - 1)
-        first = jobs[0].request
-        options: dict[str, Any] = {
-            "max_new_tokens": max(job.request.max_new_tokens for job in jobs),
-            "do_sample": first.temperature > 0,
-            "eos_token_id": self.eos_token_ids,
-            "pad_token_id": self.pad_token_id,
-        }
-        if first.temperature > 0:
-            options.update(temperature=first.temperature, top_p=first.top_p)
-            torch.manual_seed(first.seed)
-        self.stats.batches.append(len(jobs))
+        (job,) = jobs
+        request = job.request
+        room = request.max_new_tokens if self.reuse else None
+        cache = batched_cache([job.layers or []], len(job.ids) - 1, room=room)
+        options: dict[str, Any] = {"do_sample": request.temperature > 0}
+        if request.temperature > 0:
+            options.update(temperature=request.temperature, top_p=request.top_p)
+            torch.manual_seed(request.seed)
         output = self.model.generate(
-            input_ids=input_ids,
-            attention_mask=mask,
+            input_ids=job.ids.unsqueeze(0),
+            attention_mask=torch.ones((1, len(job.ids)), dtype=torch.long),
             cache=cache,
+            max_new_tokens=request.max_new_tokens,
+            eos_token_id=self.eos_token_ids,
+            pad_token_id=self.pad_token_id,
             return_dict_in_generate=True,
             **options,
         )
-        layers = kv_layers(output.cache)
-        replies = [
-            _reply(output.sequences[row, longest:].tolist(), job.request, self)
-            for row, job in enumerate(jobs)
-        ]
-        for row, (job, reply) in enumerate(zip(jobs, replies, strict=True)):
-            if self.reuse:
-                kept = len(job.ids) + len(reply) - 1  # the last reply token was never fed back
-                pad = longest - len(job.ids)
-                tokens = torch.cat([job.ids, torch.tensor(reply[:-1], dtype=torch.long)])
-                self._store(
-                    tokens[:kept],
-                    [
-                        (
-                            k[row : row + 1, :, pad : pad + kept],
-                            v[row : row + 1, :, pad : pad + kept],
-                        )
-                        for k, v in layers
-                    ],
-                )
-        for job, reply in zip(jobs, replies, strict=True):  # once the cache holds them all
-            job.future.set_result(reply)
+        reply = _reply(output.sequences[0, len(job.ids) :].tolist(), self.eos_token_ids)
+        self.stats.decode_steps += len(reply)
+        self.stats.decoded_rows += len(reply)
+        self.stats.largest_batch = max(self.stats.largest_batch, 1)
+        if self.reuse:
+            kept = len(job.ids) + len(reply) - 1  # the last reply token was never fed back
+            tokens = torch.cat([job.ids, torch.tensor(reply[:-1], dtype=torch.long)])
+            self._store(
+                tokens[:kept],
+                [(k[:, :, :kept], v[:, :, :kept]) for k, v in kv_layers(output.cache)],
+            )
+        job.future.set_result(reply)
 
     def _store(self, tokens: Any, layers: list[tuple[Any, Any]], *, copy: bool = True) -> None:
         """Keep a prefix's cache; entries it extends are dropped (it serves their prompts too)."""
@@ -313,27 +340,9 @@ def kv_layers(cache: Any) -> list[tuple[Any, Any]]:
     return [(layer.keys, layer.values) for layer in cache.layers]
 
 
-def _batched_cache(torch: Any, caches: list[list[tuple[Any, Any]]], length: int) -> Any:
-    """One DynamicCache of `length` positions: each row's cache left-padded with zeros."""
-    transformers = require("transformers")
-    if length == 0:
-        return transformers.DynamicCache()
-    layers = []
-    for index in range(len(caches[0])):
-        keys, values = [], []
-        for cache in caches:
-            k, v = cache[index]
-            pad = length - k.shape[2]
-            keys.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
-            values.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
-        layers.append((torch.cat(keys), torch.cat(values)))
-    return transformers.DynamicCache(ddp_cache_data=layers)
-
-
-def _reply(tokens: list[int], request: GenerationRequest, engine: LocalEngine) -> list[int]:
-    """The row's own reply: up to and including its end token, within its own token limit."""
-    tokens = tokens[: request.max_new_tokens]
+def _reply(tokens: list[int], ends: list[int]) -> list[int]:
+    """A reply up to and including its end token."""
     for index, token in enumerate(tokens):
-        if token in engine.eos_token_ids:
+        if token in ends:
             return tokens[: index + 1]
     return tokens

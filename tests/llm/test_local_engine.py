@@ -75,7 +75,7 @@ def test_concurrent_replies_are_batched_reuse_the_prefix_and_match_the_plain_pat
     futures = [engine.submit(GenerationRequest(ids, 12)) for ids in prompts]
     replies = [future.result() for future in futures]
     assert replies == [_plain(model, ids, 12, tokenizer) for ids in prompts]
-    assert max(engine.stats.batches) > 1  # decoded together, not one by one
+    assert engine.stats.largest_batch > 1  # decoded together, not one by one
     # every prompt after the first starts from the shared policy and tools
     assert engine.stats.reused_tokens >= 3 * (len(prompts[0]) - 40)
     engine.close()
@@ -94,13 +94,80 @@ def test_the_next_turn_starts_from_the_conversation_so_far(tiny, retail):
     engine.close()
 
 
+def test_requests_join_a_batch_already_decoding_and_leave_it_when_done(tiny, retail):
+    """A request arriving mid-decoding joins at the next step (not after the slowest reply),
+    rows of different lengths leave as they finish, and every reply is the one it gets alone."""
+    import time
+
+    _, tokenizer, model = tiny
+    prompts = [_prompt(tokenizer, retail, text) for text in USERS]
+    engine = _engine(model, tokenizer)
+    engine.generate(GenerationRequest(prompts[0], 2))  # the shared prefix, cached
+    long = engine.submit(GenerationRequest(prompts[0], 400))
+    while engine.stats.decode_steps < 8 and not long.done():
+        time.sleep(0.001)
+    steps = engine.stats.decode_steps
+    lengths = (5, 17, 9)
+    joined = [
+        engine.submit(GenerationRequest(ids, n))
+        for ids, n in zip(prompts[1:], lengths, strict=True)
+    ]
+    replies = [future.result() for future in joined]
+    assert not long.done()  # they finished while the long reply was still decoding
+    assert engine.stats.decode_steps - steps < 400 - 8
+    assert engine.stats.largest_batch == 4
+    expected = [
+        _plain(model, ids, n, tokenizer) for ids, n in zip(prompts[1:], lengths, strict=True)
+    ]
+    assert replies == expected
+    assert long.result() == _plain(model, prompts[0], 400, tokenizer)
+    engine.close()
+
+
+def test_a_running_batch_fills_free_slots_in_place_and_lays_out_anew_only_when_needed(tiny, retail):
+    import torch
+
+    from t2t.llm.local_engine import kv_layers
+    from t2t.llm.running_batch import RunningBatch
+
+    _, tokenizer, model = tiny
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    short, other = sorted((_prompt(tokenizer, retail, text) for text in USERS[1:3]), key=len)
+    longer = _prompt(tokenizer, retail, USERS[0], "Sure, which item?", "The water bottle.")
+    assert len(short) < len(other) < len(longer)
+
+    def joining(name, ids, n):
+        ids = torch.tensor(ids)
+        with torch.inference_mode():
+            cache = model(input_ids=ids[None, :-1], use_cache=True).cache
+        return (name, ids, kv_layers(cache), n)
+
+    batch = RunningBatch(model, [end], slots=3)
+    replies = {}
+    with torch.inference_mode():
+        batch.add([joining("other", other, 30)])
+        batch.step()
+        batch.add([joining("short", short, 6)])  # shorter, room for its reply: a free slot
+        assert batch.relayouts == 1 and len(batch) == 2
+        while "short" not in replies:
+            replies.update((row.owner, row.reply) for row in batch.step())
+        batch.add([joining("longer", longer, 5)])  # longer than the rows: laid out anew
+        assert batch.relayouts == 2
+        while len(batch):
+            replies.update((row.owner, row.reply) for row in batch.step())
+    for name, ids, n in (("other", other, 30), ("short", short, 6), ("longer", longer, 5)):
+        assert replies[name] == _plain(model, ids, n, tokenizer), name
+    with pytest.raises(ValueError, match="no room"):
+        batch.add([joining(str(i), short, 2) for i in range(4)])
+
+
 def test_the_plain_mode_reuses_nothing_and_gives_the_same_replies(tiny, retail):
     _, tokenizer, model = tiny
     prompts = [_prompt(tokenizer, retail, text) for text in USERS[:2]]
     engine = _engine(model, tokenizer, reuse=False)
     replies = [engine.generate(GenerationRequest(ids, 8)) for ids in prompts]
     assert replies == [_plain(model, ids, 8, tokenizer) for ids in prompts]
-    assert engine.stats.reused_tokens == 0 and set(engine.stats.batches) == {1}
+    assert engine.stats.reused_tokens == 0 and engine.stats.largest_batch == 1
     engine.close()
 
 
@@ -132,6 +199,28 @@ def test_the_cache_keeps_within_its_memory_budget(tiny, retail):
     assert len(engine._cache) == 1
     assert sum(entry.nbytes for entry in engine._cache.values()) <= engine.cache_bytes
     engine.close()
+
+
+@pytest.mark.parametrize("room", [6, 2])
+def test_a_batch_cache_is_written_in_place_into_its_room(room):
+    """Decoding writes into room allocated once (no copy of the cache per step); out of room it
+    grows like transformers' own cache, with the same contents either way."""
+    import torch
+
+    from t2t.llm.running_batch import batched_cache
+
+    rows = [[(torch.randn(1, 2, n, 4), torch.randn(1, 2, n, 4))] for n in (5, 3)]
+    preallocated = batched_cache(rows, 5, room=room)
+    grown = batched_cache(rows, 5, room=None)
+    start = preallocated.layers[0].keys.data_ptr()
+    for step in range(4):
+        new = torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4)
+        keys, values = preallocated.layers[0].update(*new)
+        expected = grown.layers[0].update(*new)
+        assert torch.equal(keys, expected[0]) and torch.equal(values, expected[1])
+        assert (keys.data_ptr() == start) == (step < room)  # in place while there is room
+    assert preallocated.get_seq_length() == grown.get_seq_length() == 9
+    assert torch.equal(keys[1, :, :2], torch.zeros(2, 2, 4))  # the shorter row is left-padded
 
 
 def test_a_chatml_template_without_tools_gets_qwen25s_with_a_notice(tiny, caplog):
