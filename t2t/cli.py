@@ -74,12 +74,13 @@ def _verify(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from t2t.core.files import prepare_output, read_tasks, write_jsonl
-    from t2t.core.replay import verify_task
+    from t2t.core.replay import check_task_domains, verify_task
     from t2t.intents import check_variant
 
     out = prepare_output(args.out, force=args.force) if args.out else None
     tasks = read_tasks(args.tasks)
     _, env = _domain_and_env(args)
+    check_task_domains(tasks, env)
     verdicts = [verify_task(task, env) for task in tqdm(tasks, desc="verify", disable=args.quiet)]
     variant_checks = [check_variant(task, env) for task in tasks]
     if out:
@@ -192,7 +193,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from t2t.core.settings import check_settings
+
+    check_settings()  # before the heavy imports and the task set: a bad setting, at once
     from t2t.benchmark.config import load_run_config
+    from t2t.benchmark.preflight import preflight_models
     from t2t.benchmark.runner import run_rollouts
     from t2t.tasks.task_set import open_task_set
 
@@ -211,6 +216,8 @@ def _run(args: argparse.Namespace) -> int:
     )
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, not {args.workers}")
+    if not args.no_preflight:
+        preflight_models(config)
     stats = run_rollouts(
         tasks,
         env,
@@ -238,7 +245,10 @@ def _report(args: argparse.Namespace) -> int:
         raise ConfigError(f"--k must be at least 1, not {args.k}")
     if args.html is None and (args.tasks or args.figures):
         raise ConfigError("--tasks and --figures go with --html (the HTML report)")
-    csv = prepare_output(args.csv, force=True) if args.csv is not None else None
+    # both outputs are checked before anything is written: no half-written report
+    csv = prepare_output(args.csv, force=args.force) if args.csv is not None else None
+    if args.html is not None:
+        prepare_output(args.html, force=args.force)
     _print_report(args.results, max_k=args.k, csv=csv)
     if args.html is not None:
         _html_report(args)
@@ -296,6 +306,25 @@ def _audit(args: argparse.Namespace) -> int:
     if out is not None:
         write_json(out, report.model_dump(mode="json"))
         print(f"wrote {out}")
+    return 0
+
+
+def _export_dataset(args: argparse.Namespace) -> int:
+    from t2t.dataset import export_dataset
+
+    made = export_dataset(
+        args.tasks,
+        args.out,
+        name=args.name,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        force=args.force,
+        progress=not args.quiet,
+    )
+    rows = ", ".join(f"{n} {side}" for side, n in made.rows.items())
+    print(
+        f"wrote {made.out}: {rows} tasks and README.md, the card (datasets.load_dataset reads it)"
+    )
     return 0
 
 
@@ -468,6 +497,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
     "run": _run,
     "report": _report,
     "audit": _audit,
+    "export-dataset": _export_dataset,
     "export-sft": _export_sft,
     "tiny-model": _tiny_model,
     "train": _train,
@@ -481,6 +511,44 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int | None]] = {
 """Each command's handler, named after the command."""
 
 
+_OUTPUTS = ("out", "csv", "html", "json", "figures")
+"""Arguments a command writes to."""
+_INPUTS = ("tasks", "results", "db", "data", "source", "folder", "config", "unseen", "episodes")
+"""Arguments a command reads from."""
+
+
+def _refuse_writing_over_inputs(args: argparse.Namespace) -> None:
+    """An output that is one of the command's own inputs would destroy it (`t2t report prev.jsonl
+    --csv prev.jsonl`): refused outright, whatever --force says.
+    """
+    inputs = [Path(p) for name in _INPUTS for p in _paths(getattr(args, name, None))]
+    for name in _OUTPUTS:
+        out = getattr(args, name, None)
+        if out is None:
+            continue
+        clash = next((p for p in inputs if _same_path(Path(out), p)), None)
+        if clash is not None:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(
+                f"{flag} {out} is also an input of this command; write it to another path"
+            )
+
+
+def _paths(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        return False
+    return a.resolve() == b.resolve()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run a command; user errors print one line and exit 2."""
     args = build_parser().parse_args(argv)
@@ -489,6 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        _refuse_writing_over_inputs(args)
         return int(_HANDLERS[args.command_key](args) or 0)
     except T2TError as exc:
         print(f"t2t: error: {exc}", file=sys.stderr)

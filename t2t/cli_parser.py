@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=1, help="processes to shard episodes over")
     run.add_argument("--backend", choices=("local", "ray"), default="local")
     run.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the 1-token call that checks each model before the run",
+    )
+    run.add_argument(
         "--retry-errors", action="store_true", help="re-run episodes that hit an infra error"
     )
     run.add_argument("--out", type=Path, required=True, help="results .jsonl (resumed if present)")
@@ -124,6 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
         "once for all files or once per file",
     )
     report.add_argument("--figures", type=Path, help="with --html: each figure as HTML (+ PNG)")
+    report.add_argument("--force", action="store_true", help="overwrite an existing --csv/--html")
+
+    dataset = command(
+        "export-dataset",
+        "export-dataset",
+        "task sets as a dataset folder `datasets.load_dataset` reads, with a dataset card",
+    )
+    dataset.add_argument("tasks", nargs="+", type=Path, help="tasks.jsonl files (db.json beside)")
+    dataset.add_argument("--out", type=Path, required=True, help="output folder")
+    dataset.add_argument("--name", default="t2t tool-calling tasks", help="the card's title")
+    dataset.add_argument(
+        "--test-fraction", type=float, default=0.2, help="task families held out for test"
+    )
+    dataset.add_argument("--seed", type=int, default=0, help="which families are held out")
+    dataset.add_argument("--force", action="store_true", help="replace an existing folder")
 
     audit = command(
         "audit", "audit", "how natural and sound a task set is (and how grounded agents' calls are)"

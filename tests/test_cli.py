@@ -368,3 +368,8 @@ def test_failing_initialization_action_is_reported(capsys, tmp_path, small_tasks
     code, _, err = run(capsys, *replay, "--tasks", str(path), "--out", str(tmp_path / "o.jsonl"))
     assert_user_error(code, err, "initialization_actions.func_name")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_verify_names_a_domain_mismatch(capsys, small_tasks):
+    code, _, err = run(capsys, "verify", "--domain", "airline", "--tasks", str(small_tasks))
+    assert_user_error(code, err, "tasks are for retail but the environment is airline")

@@ -2,6 +2,7 @@
 runs add only what is missing, and user mistakes give one line and exit code 2."""
 
 import json
+import shutil
 
 import pytest
 from conftest import shared_task_set_path
@@ -137,3 +138,50 @@ def test_report_on_an_empty_file_is_a_user_error(tmp_path, capsys):
     empty.touch()
     code, _, err = run(capsys, "report", empty)
     assert_user_error(code, err, "no episodes")
+
+
+def test_a_model_nobody_can_call_is_named_before_the_run(capsys, tasks_file, tmp_path):
+    """A misspelt provider, or an endpoint nobody answers, is one line and exit 2 with no
+    results file; --no-preflight runs anyway (each episode an infrastructure error)."""
+    from conftest import free_port
+
+    out = tmp_path / "never.jsonl"
+    base = ["run", "--tasks", tasks_file, "--limit", 1, "--out", out, "-q"]
+    code, _, err = run(capsys, *base, "--agent", "nosuchprov/model-x")
+    assert_user_error(code, err, "no provider for 'nosuchprov/model-x'")
+    config = tmp_path / "agent.toml"
+    address = f"http://127.0.0.1:{free_port()}/v1"
+    config.write_text(f'[agent]\nmodel = "hosted_vllm/x"\napi_base = "{address}"\n')
+    code, _, err = run(capsys, *base, "--config", config)
+    assert_user_error(code, err, "cannot reach hosted_vllm/x", "--no-preflight")
+    assert not out.exists()
+    config.write_text(config.read_text() + "max_retries = 0\n")
+    assert run(capsys, *base, "--config", config, "--no-preflight")[0] == 0
+    assert [row["termination_reason"] for row in lines(out)] == ["infra_error"]  # not a score
+
+
+def test_input_files_a_user_might_hand_over(capsys, tasks_file, tmp_path, monkeypatch):
+    """A byte-order mark is read past, a results line from a newer t2t is refused by its version,
+    a bad line reads "line N: problem", and a bad setting is refused before the run's lock."""
+    marked = tmp_path / "marked.jsonl"
+    marked.write_bytes(b"\xef\xbb\xbf" + tasks_file.read_bytes())
+    shutil.copy(tasks_file.parent / "db.json", tmp_path / "db.json")
+    out = tmp_path / "run.jsonl"
+    args = ["run", "--tasks", marked, "--agent", "t2t/oracle", "--limit", 1, "-q"]
+    assert run(capsys, *args, "--out", out)[0] == 0
+    first = out.read_text()
+    out.write_bytes(b"\xef\xbb\xbf" + first.encode())  # results saved by an editor that marks
+    assert run(capsys, "report", out)[0] == 0
+    newer = json.loads(first) | {"schema_version": 99}
+    out.write_text(first + json.dumps(newer) + "\n")
+    code, _, err = run(capsys, "report", out)
+    assert_user_error(code, err, "line 2: schema_version: ", "newer t2t", "upgrade t2t")
+    out.write_text(first + "{not json\n" + first)
+    code, _, err = run(capsys, "report", out)
+    assert_user_error(code, err, "run.jsonl: line 2: Invalid JSON")
+    assert ": :" not in err
+    monkeypatch.setenv("T2T_SIM_LATENCY_S", "soon")
+    late = tmp_path / "late.jsonl"
+    code, _, err = run(capsys, *args, "--out", late)
+    assert_user_error(code, err, "T2T_SIM_LATENCY_S must be a number of seconds, not 'soon'")
+    assert not late.exists() and not (tmp_path / "late.jsonl.lock").exists()

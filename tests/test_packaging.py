@@ -187,3 +187,33 @@ def test_every_import_of_t2t_resolves():
             except ImportError:
                 problems.append(f"{where}:{line}: {module} has no {name}")
     assert not problems, "\n".join(problems)
+
+
+def test_make_lab_opens_the_notebooks_with_this_environment_as_the_kernel():
+    """`make lab` is this environment's JupyterLab on notebooks/ (the browser test drives the
+    same server and renders the widgets); its python3 kernel runs this interpreter, and the
+    ipywidgets and plotly lab extensions are installed."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry = subprocess.run(["make", "-n", "-s", "lab"], cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    launch = [line for line in dry.stdout.splitlines() if " lab " in f"{line} "]
+    assert launch and launch[-1].split()[:3] == [
+        ".venv/bin/jupyter",
+        "lab",
+        "--notebook-dir=notebooks",
+    ]
+    jupyter = Path(sys.executable).with_name("jupyter")
+    if not jupyter.exists():
+        pytest.skip("JupyterLab is not installed (the notebooks extra)")
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    command = KernelManager(kernel_name="python3").format_kernel_cmd()
+    assert Path(command[0]).resolve() == Path(sys.executable).resolve(), (spec.argv, command)
+    extensions = subprocess.run(
+        [str(jupyter), "labextension", "list"], capture_output=True, text=True
+    )
+    listed = extensions.stdout + extensions.stderr
+    assert "@jupyter-widgets/jupyterlab-manager" in listed and "jupyterlab-plotly" in listed

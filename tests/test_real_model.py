@@ -161,7 +161,9 @@ def test_t2t_run_over_http_counts_tokens_retries_a_dead_server_and_times_out(
 
         server.kill()  # a dead server: retried, then an infrastructure error, never a score
         down = tmp_path / "down.jsonl"
-        main([*run, "--limit", "1", "--out", str(down)])
+        code = main([*run, "--limit", "1", "--out", str(tmp_path / "checked.jsonl")])
+        assert code == 2 and not (tmp_path / "checked.jsonl").exists()  # the preflight says so
+        main([*run, "--limit", "1", "--no-preflight", "--out", str(down)])
         (lost,) = read_episodes(down)
         assert lost.reward is None and "after 3 attempts" in (lost.error or "")
 
@@ -184,6 +186,7 @@ def test_t2t_run_over_http_counts_tokens_retries_a_dead_server_and_times_out(
                 "-q",
                 "--limit",
                 "1",
+                "--no-preflight",  # the run's own timeout is tested, not the check's
                 "--out",
                 str(late),
             ]

@@ -23,7 +23,9 @@ from t2t.benchmark.probes import check_probe, is_probe, register_probes, registe
 from t2t.benchmark.results import EpisodeKey, append_episodes, episode_key, read_episodes
 from t2t.core.environment import Environment
 from t2t.core.errors import ConfigError
+from t2t.core.replay import check_task_domains
 from t2t.core.schema import Task
+from t2t.core.settings import check_settings
 from t2t.llm import register_model
 from t2t.llm.hf_local import check_local_model, is_local, register_local_model
 
@@ -66,6 +68,7 @@ def run_keys(
 
 
 def check_run(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None:
+    check_settings()
     for model in (config.agent, config.user):
         check_probe(model)
         check_local_model(model)
@@ -73,12 +76,7 @@ def check_run(tasks: Sequence[Task], env: Environment, config: RunConfig) -> Non
     if len(set(ids)) != len(ids):
         twice = sorted({task_id for task_id in ids if ids.count(task_id) > 1})
         raise ConfigError(f"task ids must be unique; repeated: {', '.join(twice[:3])}")
-    domains = {task.domain for task in tasks if task.domain}
-    if domains - {env.domain.name}:
-        raise ConfigError(
-            f"tasks are for {', '.join(sorted(domains))} but the environment is "
-            f"{env.domain.name}: run one domain at a time"
-        )
+    check_task_domains(tasks, env)
 
 
 def prepare(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None:

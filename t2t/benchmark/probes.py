@@ -132,7 +132,9 @@ def register_probes() -> None:
 
 
 async def _answer(request: ProviderRequest) -> Message:
-    name = request.model.split("/", 1)[-1]
+    # litellm hands over "sim-latency/oracle" for t2t/sim-latency/oracle, "sim-latency" alone
+    # for t2t/sim-latency: drop the provider only where it is still there
+    name = request.model.removeprefix(f"{PROBE_PROVIDER}/")
     metadata = request.params.get("metadata") or {}
     if name.startswith("sim-latency"):
         mean = float(metadata.get("sim_latency_s", sim_latency_s()))

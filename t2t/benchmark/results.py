@@ -9,6 +9,7 @@ a key appears twice (an infrastructure error retried), the last line wins.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import fcntl
 import os
@@ -52,7 +53,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
         return
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    lines = data.split(b"\n")
+    lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")  # a byte-order mark is not content
     for number, line in enumerate(lines, start=1):
         last = number == len(lines)
         if line.strip():

@@ -105,7 +105,9 @@ def data_error(
         default_field: The field to name when the problem is with the whole record.
     """
     field, message = validation_problem(exc)
-    return DataError(message, file=file, field=prefix + (field or default_field) or None)
+    field = field or default_field
+    where = prefix + field if field else prefix.rstrip(":. ")  # "line 3", not "line 3: : …"
+    return DataError(message, file=file, field=where or None)
 
 
 def config_error(

@@ -28,7 +28,7 @@ def _read_text(path: Path, what: str) -> str:
     if path.is_dir():
         raise DataError(f"expected a {what}, found a folder", file=str(path))
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is not content
     except FileNotFoundError:
         raise DataError(f"{what} not found", file=str(path)) from None
     except UnicodeDecodeError as exc:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from t2t.core.environment import Environment, RecordChange
-from t2t.core.errors import DataError, data_error
+from t2t.core.errors import ConfigError, DataError, data_error
 from t2t.core.schema import Episode, Task, ToolCall, ToolResult
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "StateComparison",
     "TaskVerification",
     "check_episode_state",
+    "check_task_domains",
     "compare_states",
     "initial_environment",
     "replay_calls",
@@ -171,3 +172,20 @@ def verify_task(task: Task, env: Environment) -> TaskVerification:
         violations=replay.violations,
         writes=writes,
     )
+
+
+def check_task_domains(tasks: Iterable[Task], env: Environment) -> None:
+    """Tasks for another domain than `env`'s are a user mistake, named as such (replayed, each
+    would fail on records the database does not have).
+    """
+    domains = set()
+    for task in tasks:
+        instructions = task.user_scenario.instructions
+        domain = task.domain or (None if isinstance(instructions, str) else instructions.domain)
+        if domain:
+            domains.add(domain)
+    if domains - {env.domain.name}:
+        raise ConfigError(
+            f"tasks are for {', '.join(sorted(domains))} but the environment is "
+            f"{env.domain.name}: use --domain {' or '.join(sorted(domains))}, one at a time"
+        )

@@ -245,10 +245,19 @@ class Reward(_Model):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+def _readable_version(version: int) -> int:
+    if version > SCHEMA_VERSION:
+        raise ValueError(
+            f"schema_version {version} was written by a newer t2t (this one reads up to "
+            f"{SCHEMA_VERSION}): upgrade t2t to read it"
+        )
+    return version
+
+
 class Episode(_Model):
     """One rollout of one task by one agent with one user: a line of a results JSONL."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: Annotated[int, AfterValidator(_readable_version)] = SCHEMA_VERSION
     task_id: str
     variant: VariantKind = "base"
     agent_model: str

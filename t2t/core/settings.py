@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "ModelSettings",
     "cache_dir",
+    "check_settings",
     "chromium_override",
     "configured_models",
     "is_secret_key",
@@ -200,6 +201,15 @@ def retry_wait_s() -> float:
     if not value >= 0:  # also rejects nan
         raise ConfigError(f"T2T_RETRY_WAIT_S must be a number of seconds >= 0, not {raw!r}")
     return value
+
+
+def check_settings() -> None:
+    """Read every timing setting now, so a malformed one is refused before a run starts (and
+    before it takes its results file's lock), not at the first model call.
+    """
+    model_timeout_s()
+    sim_latency_s()
+    retry_wait_s()
 
 
 def cache_dir() -> Path | None:

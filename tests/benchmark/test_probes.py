@@ -104,3 +104,23 @@ def test_unknown_probe_is_refused_before_any_episode(retail, tmp_path, model):
     with pytest.raises(t2t.ConfigError, match="oracle"):
         run_rollouts(tasks[:2], env, RunConfig(agent=model), out, progress=False)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model", ["t2t/sim-latency", "t2t/sim-latency/oracle"])
+def test_sim_latency_waits_with_a_probe_named_too(monkeypatch, model):
+    """Each reply waits 0.5-1.5x T2T_SIM_LATENCY_S, the probe named or not (the wait itself is
+    recorded, not timed)."""
+    from t2t.benchmark import probes
+    from t2t.core.schema import Message
+    from t2t.llm.client import complete_sync
+
+    waits = []
+
+    async def record(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setenv("T2T_SIM_LATENCY_S", "0.2")
+    monkeypatch.setattr(probes.asyncio, "sleep", record)
+    probes.register_probes()
+    complete_sync(model, [Message(role="user", content="hi")])
+    assert len(waits) == 1 and 0.1 <= waits[0] <= 0.3

@@ -233,7 +233,9 @@ def test_tasks_of_another_domain_are_refused(task_set, tmp_path):
     tasks, _ = task_set
     airline = t2t.load_domain("airline")
     env = airline.environment(airline.default_db())
-    with pytest.raises(t2t.ConfigError, match="one domain at a time"):
+    with pytest.raises(
+        t2t.ConfigError, match="tasks are for retail but the environment is airline"
+    ):
         run_rollouts(tasks, env, RunConfig(agent="t2t/oracle"), tmp_path / "x.jsonl")
 
 

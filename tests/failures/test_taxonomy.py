@@ -365,12 +365,14 @@ def test_cli_report_html_and_its_errors(probe_run, tmp_path, capsys):
     assert f"wrote {out}" in capsys.readouterr().out
     code = main(
         ["report", str(results), "--tasks", str(tasks_path), "--tasks", str(tasks_path)]
-        + ["--html", str(out)]
+        + ["--html", str(out), "--force"]
     )
     assert code != 0
     assert "once per file (1)" in capsys.readouterr().err
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert main(["report", str(empty), "--html", str(out)]) != 0
+    assert main(["report", str(empty), "--html", str(out)]) != 0  # exists: refused
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["report", str(empty), "--html", str(out), "--force"]) != 0
     assert "no episodes" in capsys.readouterr().err
     assert json.loads(results.read_text().splitlines()[0])["task_id"]  # results untouched
