@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from t2t.benchmark.results import EpisodeKey, append_episodes, episode_key, read
 from t2t.core.environment import Environment
 from t2t.core.errors import ConfigError
 from t2t.core.replay import check_task_domains
-from t2t.core.schema import Task
+from t2t.core.schema import Episode, Task
 from t2t.core.settings import check_settings
 from t2t.llm import register_model
 from t2t.llm.hf_local import check_local_model, is_local, register_local_model
@@ -92,8 +92,17 @@ def prepare(tasks: Sequence[Task], env: Environment, config: RunConfig) -> None:
 
 
 async def run_pending(
-    todo: list[tuple[Task, int]], env: Environment, config: RunConfig, out: Path, *, progress: bool
+    todo: list[tuple[Task, int]],
+    env: Environment,
+    config: RunConfig,
+    out: Path,
+    *,
+    progress: bool,
+    sink: Callable[[Episode], None] | None = None,
 ) -> RunStats:
+    """Run `todo`, each finished episode appended to `out` at once, or handed to `sink` (a Ray
+    worker sends it to the driver, which alone writes the results file).
+    """
     started = time.perf_counter()
     semaphores = {config.agent: asyncio.Semaphore(config.concurrency)}
     if config.user != "scripted":
@@ -116,7 +125,10 @@ async def run_pending(
             episode, spent = await run_episode(
                 task, env, config, trial, semaphores=semaphores, cache=cache, agent=agent
             )
-            append_episodes(out, [episode])
+            if sink is None:
+                append_episodes(out, [episode])
+            else:
+                sink(episode)
             totals["ran"] += 1
             totals["infra"] += episode.termination_reason == "infra_error"
             totals["spent"] += spent

@@ -3,8 +3,10 @@
 One event loop is CPU-bound near 150-200 model calls a second on a 2-core VM (litellm's own
 overhead is most of it), so fast models or high concurrency need more than one process. Each
 shard runs the ordinary async engine on its share of the episodes, with its share of the
-concurrency, and appends to the same results file (appends are whole lines under a lock), so
-resume, reports and the file format are the same whatever the backend.
+concurrency. Local shards append to the results file themselves (whole lines under a lock); Ray
+shards may run on machines that do not see it, so they send each finished episode back through a
+Ray queue and the driver alone appends it. Resume, reports and the file format are the same
+whatever the backend.
 
 Workers start clean: local ones come from a fork server (or are spawned), never forked from a
 process that already runs threads (t2t's model loop, litellm's executor, a progress bar), and they
@@ -34,11 +36,11 @@ from typing import Any, Literal
 
 from t2t.benchmark.batch import check_run, pending_keys, prepare, run_pending
 from t2t.benchmark.config import RunConfig, RunStats
-from t2t.benchmark.results import open_results
+from t2t.benchmark.results import append_episodes, open_results
 from t2t.core.environment import Domain, Environment
 from t2t.core.errors import ConfigError, MissingDependencyError
 from t2t.core.processes import exit_with
-from t2t.core.schema import Task
+from t2t.core.schema import Episode, Task
 from t2t.domain.loader import load_domain
 from t2t.intents.workers import KindShipment, install_kinds, ship_kinds
 from t2t.llm import preload, run_sync
@@ -55,7 +57,9 @@ class _Job:
     """What all shards of one run share."""
 
     config: RunConfig
-    out: str  # absolute: workers do not share the caller's working directory (Ray's never do)
+    # absolute: local workers do not share the caller's working directory; None for Ray, whose
+    # workers may run on machines without the driver's disk: they send episodes back instead
+    out: str | None
     domain: str | Domain  # a folder or built-in name to load, or the domain itself if built in code
     settings: dict[str, str]
     caller: tuple[str, int]  # (host, pid) of the process running the run: workers die with it
@@ -96,7 +100,7 @@ def run_sharded(
         if todo:
             job = _Job(
                 config,
-                str(out),
+                None if backend == "ray" else str(out),
                 _domain_ref(env.domain),
                 _settings(),
                 (socket.gethostname(), os.getpid()),
@@ -105,7 +109,7 @@ def run_sharded(
             shards = _split(len(todo), max(1, workers), config.concurrency)
             with _Progress(out, len(todo), progress):
                 if backend == "ray":
-                    results = _run_on_ray(job, env.to_dict(), todo, shards)
+                    results = _run_on_ray(job, env.to_dict(), todo, shards, out)
                 else:
                     results = _run_on_processes(job, env.to_dict(), todo, shards)
     return RunStats(
@@ -148,8 +152,12 @@ def _apply_settings(settings: dict[str, str]) -> None:
     os.environ.update(settings)
 
 
-def _run_shard(job: _Job, db: dict[str, Any], tasks: list[Task], shard: _Shard) -> RunStats:
-    """In a worker: rebuild the environment, register the probes, run this shard's episodes."""
+def _run_shard(
+    job: _Job, db: dict[str, Any], tasks: list[Task], shard: _Shard, episodes: Any = None
+) -> RunStats:
+    """In a worker: rebuild the environment, register the probes, run this shard's episodes
+    (appended to the results file, or put into the driver's `episodes` queue: Ray).
+    """
     install_kinds(job.kinds)  # first: the tasks, probes and scorer look their kinds up
     if job.caller[0] == socket.gethostname():  # a Ray worker on a remote node cannot watch it
         exit_with(job.caller[1])
@@ -159,7 +167,13 @@ def _run_shard(job: _Job, db: dict[str, Any], tasks: list[Task], shard: _Shard) 
     todo = [(tasks[index], trial) for index, trial in shard.keys]
     config = job.config.model_copy(update={"concurrency": shard.concurrency})
     prepare(list({task.id: task for task, _ in todo}.values()), env, config)
-    return run_sync(run_pending(todo, env, config, Path(job.out), progress=False))
+    if job.out is not None:
+        return run_sync(run_pending(todo, env, config, Path(job.out), progress=False))
+
+    def send(episode: Episode) -> None:
+        episodes.put(episode.model_dump_json(exclude_none=True))
+
+    return run_sync(run_pending(todo, env, config, Path("."), progress=False, sink=send))
 
 
 # ---------------------------------------------------------------------------------- processes
@@ -241,27 +255,48 @@ def _start_worker(run_pid: int) -> None:
 
 
 def _run_on_ray(
-    job: _Job, db: dict[str, Any], todo: list[tuple[Task, int]], shards: list[_Shard]
+    job: _Job, db: dict[str, Any], todo: list[tuple[Task, int]], shards: list[_Shard], out: Path
 ) -> list[RunStats]:
+    """Shards on Ray workers, which send each finished episode back through a queue; this
+    process alone appends them to `out`, as they come (a cluster needs no shared disk).
+    """
     ray = _ray()
+    from ray.util.queue import Queue
+
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < len(shards):  # each shard holds a CPU: the others wait for one to finish
         logger.warning("%d Ray workers asked for, %g CPUs in the cluster", len(shards), cpus)
     tasks = list({task.id: task for task, _ in todo}.values())
     where = {task.id: index for index, task in enumerate(tasks)}
     refs = [ray.put(job), ray.put(db), ray.put(tasks)]  # once per run, shared by all shards
+    episodes = Queue(actor_options={"num_cpus": 0})
     remote = _remote_shard(ray)
     pending = []
     for shard in shards:
         keys = [(where[todo[i][0].id], todo[i][1]) for i, _ in shard.keys]
-        pending.append(remote.remote(*refs, _Shard(keys, shard.concurrency)))
+        pending.append(remote.remote(*refs, _Shard(keys, shard.concurrency), episodes))
     try:
+        running = list(pending)
+        while running:
+            _, running = ray.wait(running, num_returns=len(running), timeout=0.2)
+            _append_received(episodes, out)
+        _append_received(episodes, out)  # a shard's puts return once the queue has them
         stats: list[RunStats] = ray.get(pending)
         return stats
     except BaseException:
         for ref in pending:
             ray.cancel(ref, force=True)
         raise
+    finally:
+        _append_received(episodes, out)  # what finished before an error is kept
+        episodes.shutdown()
+
+
+def _append_received(episodes: Any, out: Path) -> None:
+    waiting = episodes.qsize()
+    if waiting:
+        lines = episodes.get_nowait_batch(waiting)
+        append_episodes(out, [Episode.model_validate_json(line) for line in lines])
 
 
 def _ray() -> Any:

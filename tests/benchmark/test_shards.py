@@ -16,7 +16,7 @@ import t2t
 from t2t.benchmark.config import RunConfig
 from t2t.benchmark.results import episode_key, read_episodes
 from t2t.benchmark.runner import run_rollouts
-from t2t.benchmark.shards import _apply_settings, _ray, _split
+from t2t.benchmark.shards import _apply_settings, _split
 from t2t.core.errors import ConfigError
 from t2t.tasks.task_set import open_task_set
 
@@ -159,22 +159,40 @@ def test_an_unknown_backend_is_a_config_error(task_set, tmp_path):
         run_rollouts(tasks, env, CONFIG, tmp_path / "x.jsonl", workers=2, backend="dask")
 
 
-def test_ray_backend_writes_the_same_episodes(task_set, one_process, tmp_path):
+def test_ray_on_a_two_node_cluster_writes_the_same_episodes_from_the_driver_alone(
+    task_set, one_process, tmp_path, monkeypatch
+):
+    """Two Ray nodes (one CPU each) as a real cluster is: the workers get no results path, they
+    send each episode back and the driver appends it, one line per (task, trial) as one process."""
     ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
+
     tasks, env = task_set
     out = tmp_path / "episodes.jsonl"
+    cluster = None
     for attempt in range(3):  # a loaded CI machine can miss Ray's fixed 30 s raylet start
         try:
-            _ray()
+            cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+            cluster.add_node(num_cpus=1)
+            ray.init(address=cluster.address, log_to_driver=False, include_dashboard=False)
             break
         except Exception:
             ray.shutdown()
+            if cluster is not None:
+                cluster.shutdown()
             if attempt == 2:
                 raise
+    shipped = []
+    put = ray.put
+    monkeypatch.setattr(ray, "put", lambda value, **kw: shipped.append(value) or put(value, **kw))
     try:
+        assert len(ray.nodes()) == 2
         stats = run_rollouts(tasks, env, CONFIG, out, progress=False, workers=2, backend="ray")
     finally:
         ray.shutdown()
+        cluster.shutdown()
+    jobs = [value for value in shipped if hasattr(value, "out") and hasattr(value, "config")]
+    assert jobs and all(job.out is None for job in jobs)  # no worker is told where the file is
     assert stats.ran == len(tasks) * TRIALS
     _assert_one_line_per_key(out, tasks)
     assert _rewards(out) == _rewards(one_process)
