@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from t2t.core.errors import ConfigError
 from t2t.core.files import read_json, write_jsonl
 from t2t.core.schema import Task
-from t2t.failures.audit import audit_task_sets
+from t2t.failures.audit import audit_rows, audit_tasks
 from t2t.finetune.sft import split_tasks, task_family
 from t2t.generate import PIPELINE_VERSION, GenerateConfig
 from t2t.tasks.task_set import open_task_set
@@ -65,9 +65,11 @@ def export_dataset(
     tasks: list[Task] = []
     sources = []
     databases: dict[str, str] = {}  # task id → the dataset's copy of its set's db.json
+    audits = []
     for index, path in enumerate(tasks_paths):
         loaded, env = open_task_set(path)
         tasks += loaded
+        audits += audit_tasks(loaded, env, progress=progress)
         source = _source(Path(path), env.domain.name, len(loaded))
         source["db"] = f"db/{index}-{env.domain.name}.json"
         sources.append(source)
@@ -76,7 +78,6 @@ def export_dataset(
     if len(set(ids)) != len(ids):
         raise ConfigError("two task sets share task ids: export sets of different seeds/domains")
     split = split_tasks(tasks, test_fraction=test_fraction, seed=seed)
-    audit = audit_task_sets(tasks_paths, progress=progress)
     if out.exists():
         shutil.rmtree(out)
     (out / "data").mkdir(parents=True)
@@ -94,7 +95,9 @@ def export_dataset(
     for task in tasks:
         domain = counts.setdefault(task.domain or "?", {})
         domain[task.variant.kind] = domain.get(task.variant.kind, 0) + 1
-    card = _card(name, rows, counts, tasks, split.side, sources, audit.rows, test_fraction, seed)
+    card = _card(
+        name, rows, counts, tasks, split.side, sources, audit_rows(audits), test_fraction, seed
+    )
     (out / "README.md").write_text(card, encoding="utf-8")
     return DatasetExport(out=out, rows=rows, counts=counts)
 
@@ -159,7 +162,7 @@ def _card(
     tasks: list[Task],
     side: Any,
     sources: list[dict[str, Any]],
-    audit_rows: list[dict[str, Any]],
+    audited: list[dict[str, Any]],
     test_fraction: float,
     seed: int,
 ) -> str:
@@ -195,7 +198,7 @@ def _card(
     audit = [
         [r["domain"], r["kind"], r["tasks"], f"{r['words']:.0f}"]
         + [f"{r[k]:.2f}" if isinstance(r.get(k), float) else "-" for k in _AUDIT_COLUMNS]
-        for r in audit_rows
+        for r in audited
     ]
     return f"""---
 license: mit

@@ -101,12 +101,17 @@ def _exchange_reason(mentions: Mapping[str, Mention], subject: str) -> str:
     new = mentions.get("new_item_ids")
     if new is None:
         return f"because {subject} not what you expected"
-    options = (new.record or {}).get("options") or {}
-    old = (new.partner or {}).get("options") or {}
-    changed = [k.replace("_", " ") for k in options if old.get(k) != options[k]]
+    changed = [k.replace("_", " ") for k in _changed_options(new)]
     if not changed or "size" in changed:
         return f"because {subject} the wrong size"
     return f"because you would rather have a different {changed[0]}"
+
+
+def _changed_options(mention: Mention) -> list[str]:
+    """The options a replacement has that the item it replaces has not."""
+    options = (mention.record or {}).get("options") or {}
+    old = (mention.partner or {}).get("options") or {}
+    return [k for k in options if old.get(k) != options[k]]
 
 
 def _order(mention: Mention) -> str:
@@ -145,8 +150,7 @@ def _item(mention: Mention) -> str:
 def _new_item(mention: Mention) -> str:
     """A replacement by the options that differ from the item it replaces."""
     options = (mention.record or {}).get("options") or {}
-    old = (mention.partner or {}).get("options") or {}
-    changed = [k for k in options if old.get(k) != options[k]]
+    changed = _changed_options(mention)
     if not changed:
         return "the very same one"
     told = [option_phrase(k, options[k]) for k in changed]

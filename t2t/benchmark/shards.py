@@ -277,10 +277,9 @@ def _run_on_ray(
         pending.append(remote.remote(*refs, _Shard(keys, shard.concurrency), episodes))
     try:
         running = list(pending)
-        while running:
+        while running:  # the last pass runs once every shard ended: their puts have landed
             _, running = ray.wait(running, num_returns=len(running), timeout=0.2)
             _append_received(episodes, out)
-        _append_received(episodes, out)  # a shard's puts return once the queue has them
         stats: list[RunStats] = ray.get(pending)
         return stats
     except BaseException:

@@ -178,12 +178,7 @@ def check_task_domains(tasks: Iterable[Task], env: Environment) -> None:
     """Tasks for another domain than `env`'s are a user mistake, named as such (replayed, each
     would fail on records the database does not have).
     """
-    domains = set()
-    for task in tasks:
-        instructions = task.user_scenario.instructions
-        domain = task.domain or (None if isinstance(instructions, str) else instructions.domain)
-        if domain:
-            domains.add(domain)
+    domains = {name for task in tasks if (name := task.domain_name)}
     if domains - {env.domain.name}:
         raise ConfigError(
             f"tasks are for {', '.join(sorted(domains))} but the environment is "

@@ -13,7 +13,17 @@ from __future__ import annotations
 import importlib
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -82,7 +92,8 @@ class _Model(BaseModel):
 
 
 TAU2_CONTEXT = {"tau2": True}
-"""Validation context for a τ² file: fields t2t does not know are kept, not refused."""
+"""Context for a τ² file: read with it, fields t2t does not know are kept, not refused; dumped
+with it, they are written back where they were."""
 
 
 class _Tau2Model(_Model):
@@ -102,6 +113,16 @@ class _Tau2Model(_Model):
             return data
         known = {k: v for k, v in data.items() if k in cls.model_fields}
         return {**known, "tau2_extra": {**(known.get("tau2_extra") or {}), **unknown}}
+
+    @model_serializer(mode="wrap")
+    def _spread_tau2_extra(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        data = handler(self)
+        if info.context and info.context.get("tau2") and isinstance(data, dict):
+            extra = data.pop("tau2_extra", None) or {}
+            data.update({k: v for k, v in extra.items() if k not in data})
+        return data
 
 
 class ToolCall(_Model):
@@ -224,6 +245,12 @@ class Task(_Tau2Model):
     annotations: Any = None
     variant: Variant = Field(default_factory=Variant)
     provenance: Provenance = Field(default_factory=Provenance)
+
+    @property
+    def domain_name(self) -> str | None:
+        """The task's domain: its own field, else the one its τ² instructions name."""
+        instructions = self.user_scenario.instructions
+        return self.domain or (None if isinstance(instructions, str) else instructions.domain)
 
     @property
     def gold_calls(self) -> list[ToolCall]:

@@ -36,6 +36,7 @@ __all__ = [
     "GroundingRow",
     "TaskAudit",
     "audit_frame",
+    "audit_rows",
     "audit_task",
     "audit_task_sets",
     "audit_tasks",
@@ -264,7 +265,8 @@ def _row(domain: str, kind: str, audits: list[TaskAudit]) -> dict[str, Any]:
     return row
 
 
-def _rows(audits: list[TaskAudit]) -> list[dict[str, Any]]:
+def audit_rows(audits: list[TaskAudit]) -> list[dict[str, Any]]:
+    """The audit table's rows: per domain × kind, per domain over all kinds, then overall."""
     rows = []
     domains = sorted({a.domain for a in audits})
     order = {kind: i for i, kind in enumerate(INTENT_KINDS)}
@@ -282,7 +284,7 @@ def audit_frame(audits: Iterable[TaskAudit]) -> pd.DataFrame:
     """Per domain × kind, then per domain "all" and "all" × "all": shares, mean words, counts."""
     import pandas as pd
 
-    return pd.DataFrame(_rows(list(audits)))
+    return pd.DataFrame(audit_rows(list(audits)))
 
 
 def grounding_frame(episodes: Iterable[Episode], domains: dict[str, Domain]) -> pd.DataFrame:
@@ -331,7 +333,7 @@ def audit_task_sets(
         episodes += read_episodes(path)
     grounding = grounding_frame(episodes, domains)
     return AuditReport(
-        rows=_rows(audits),
+        rows=audit_rows(audits),
         grounding=[GroundingRow.model_validate(r) for r in grounding.to_dict(orient="records")],
         tasks=audits,
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from t2t.llm.hf_models import require
-from t2t.llm.running_batch import RunningBatch, batched_cache
+from t2t.llm.running_batch import RunningBatch, batched_cache, cached_tokens
 
 __all__ = ["EngineStats", "GenerationRequest", "LocalEngine", "kv_layers"]
 
@@ -56,6 +56,12 @@ class EngineStats:
     def reuse(self) -> float:
         """Share of prompt tokens read from a cached prefix rather than encoded."""
         return self.reused_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
+
+    def decoded(self, rows: int, steps: int = 1) -> None:
+        """Count `steps` decoding steps of `rows` replies each."""
+        self.decode_steps += steps
+        self.decoded_rows += rows * steps
+        self.largest_batch = max(self.largest_batch, rows)
 
     @property
     def mean_batch(self) -> float:
@@ -195,9 +201,7 @@ class LocalEngine:
 
     def _step(self, batch: RunningBatch) -> None:
         """One decoding step of the batch; finished replies are cached, then handed back."""
-        self.stats.decode_steps += 1
-        self.stats.decoded_rows += len(batch)
-        self.stats.largest_batch = max(self.stats.largest_batch, len(batch))
+        self.stats.decoded(len(batch))
         try:
             finished = batch.step()
         except Exception as exc:
@@ -285,15 +289,12 @@ class LocalEngine:
             **options,
         )
         reply = _reply(output.sequences[0, len(job.ids) :].tolist(), self.eos_token_ids)
-        self.stats.decode_steps += len(reply)
-        self.stats.decoded_rows += len(reply)
-        self.stats.largest_batch = max(self.stats.largest_batch, 1)
+        self.stats.decoded(1, steps=len(reply))
         if self.reuse:
-            kept = len(job.ids) + len(reply) - 1  # the last reply token was never fed back
-            tokens = torch.cat([job.ids, torch.tensor(reply[:-1], dtype=torch.long)])
+            tokens = cached_tokens(job.ids, reply)
+            kept = len(tokens)
             self._store(
-                tokens[:kept],
-                [(k[:, :, :kept], v[:, :, :kept]) for k, v in kv_layers(output.cache)],
+                tokens, [(k[:, :, :kept], v[:, :, :kept]) for k, v in kv_layers(output.cache)]
             )
         job.future.set_result(reply)
 

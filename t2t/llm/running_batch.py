@@ -20,7 +20,7 @@ from typing import Any
 
 from t2t.llm.hf_models import require
 
-__all__ = ["FinishedRow", "RunningBatch", "batched_cache"]
+__all__ = ["FinishedRow", "RunningBatch", "batched_cache", "cached_tokens"]
 
 Layers = list[tuple[Any, Any]]  # per layer (keys, values), each [batch, heads, length, dim]
 
@@ -131,15 +131,13 @@ class RunningBatch:
         return owners
 
     def _finished(self, index: int) -> FinishedRow:
-        torch = require("torch")
         row = self.rows[index]
-        tokens = torch.cat([row.ids, torch.tensor(row.reply[:-1], dtype=torch.long)])
         columns = slice(row.pad, self._length)
         layers = [
             (k[index : index + 1, :, columns].clone(), v[index : index + 1, :, columns].clone())
             for k, v in self._buffers
         ]
-        return FinishedRow(row.owner, row.reply, tokens, layers)
+        return FinishedRow(row.owner, row.reply, cached_tokens(row.ids, row.reply), layers)
 
     def _remove(self, index: int) -> None:
         """Take a row out: the last row moves into its slot."""
@@ -180,6 +178,14 @@ class RunningBatch:
 
 
 _SPARE_COLUMNS = 512  # padding every row has before the whole cache is laid out anew
+
+
+def cached_tokens(ids: Any, reply: list[int]) -> Any:
+    """What a replied prompt's cache holds: the prompt and the reply but its last token (which
+    was never fed back).
+    """
+    torch = require("torch")
+    return torch.cat([ids, torch.tensor(reply[:-1], dtype=torch.long)])
 
 
 def _next_input(row: _Row) -> int:

@@ -290,12 +290,11 @@ def phrase_call(
             named = [_named(book, m) for m in parts]
             if vague and arg in vague:
                 element, shared = vague[arg]
-                hazy = _hazy(book, parts[element or 0], shared)
                 if element is not None and len(named) > 1:  # "the Drone and one more item"
-                    hazy = hazy.replace("one of your ", "one more of your ", 1)
+                    hazy = _hazy(book, parts[element], shared, among_others=True)
                     named = [*named[:element], *named[element + 1 :], hazy]
                 else:
-                    named = [hazy]
+                    named = [_hazy(book, parts[element or 0], shared)]
             mentions[arg] = parts[0] if parts else Mention(arg, value)
             slots[arg] = listing(named)
             continue
@@ -357,8 +356,12 @@ def _named(book: Phrasebook, mention: Mention) -> str:
     return namer(mention) if namer else spoken(mention.value)
 
 
-def _hazy(book: Phrasebook, mention: Mention, shared: dict[str, Any]) -> str:
-    """A value named only by what it shares with the other candidates ("one of your orders")."""
+def _hazy(
+    book: Phrasebook, mention: Mention, shared: dict[str, Any], *, among_others: bool = False
+) -> str:
+    """A value named only by what it shares with the other candidates ("one of your orders");
+    `among_others`: after the items of a list that are named ("one more of your items").
+    """
     noun = _noun(mention.arg)
     told = {
         k: v
@@ -372,7 +375,7 @@ def _hazy(book: Phrasebook, mention: Mention, shared: dict[str, Any]) -> str:
         return f"{article(name)} {name} with {listing(options)}" if told else f"another {name}"
     if not mention.own and mention.arg.startswith(("new_", "to_")):
         return f"{article(noun)} {noun}" + (f" ({', '.join(values)})" if values else "")
-    return f"one of your {' '.join([*values, noun])}s"
+    return f"one {'more ' if among_others else ''}of your {' '.join([*values, noun])}s"
 
 
 _UNSAID = ("currency",)  # what every record shares: nobody names an account by it

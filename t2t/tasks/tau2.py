@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from t2t.core.environment import Environment, canonical_json
 from t2t.core.files import read_tasks, write_json
 from t2t.core.replay import CallError, initial_environment, replay_calls
-from t2t.core.schema import Task
+from t2t.core.schema import TAU2_CONTEXT, Task
 
 __all__ = [
     "Tau2ReplayLine",
@@ -58,8 +58,7 @@ def read_tau2_tasks(path: str | Path) -> list[Task]:
     """Import τ² tasks (file errors name the task index and field)."""
     tasks = read_tasks(path)
     for task in tasks:
-        if task.domain is None and not isinstance(task.user_scenario.instructions, str):
-            task.domain = task.user_scenario.instructions.domain
+        task.domain = task.domain_name
         task.provenance.source = task.provenance.source or f"tau2:{Path(path).name}"
     return tasks
 
@@ -68,20 +67,7 @@ def task_to_tau2(task: Task) -> dict[str, Any]:
     """A τ² task dict: the τ² fields that are set, none of the t2t-only ones, and the fields t2t
     does not know (kept from a τ² import) back where they were.
     """
-    spread: dict[str, Any] = _spread_extra(
-        task.model_dump(mode="json", exclude=_T2T_ONLY, exclude_none=True)
-    )
-    return spread
-
-
-def _spread_extra(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_spread_extra(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    extra = value.get("tau2_extra") or {}
-    spread = {k: _spread_extra(v) for k, v in value.items() if k != "tau2_extra"}
-    return {**spread, **{k: v for k, v in extra.items() if k not in spread}}
+    return task.model_dump(mode="json", exclude=_T2T_ONLY, exclude_none=True, context=TAU2_CONTEXT)
 
 
 def write_tau2_tasks(tasks: list[Task], path: str | Path) -> None:

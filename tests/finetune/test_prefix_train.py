@@ -64,6 +64,13 @@ def _plain_loss(model, rows):
     return total / tokens
 
 
+def _train(model, rows, **settings):
+    """`train_on_shared_prefix` with small defaults; `settings` overrides them."""
+    defaults = {"epochs": 1, "learning_rate": 1e-3, "batch_size": 2, "betas": (0.9, 0.95)}
+    defaults |= {"lora_r": 8, "lora_alpha": 16, "seed": 0, "progress": False}
+    return train_on_shared_prefix(model, rows, **(defaults | settings))
+
+
 def test_the_prefix_stops_before_the_first_learned_token(tiny):
     _, rows = tiny
     length = shared_prefix(rows)
@@ -85,19 +92,7 @@ def test_training_lowers_the_loss_and_gives_a_plain_model(tiny):
     folder, rows = tiny
     model = load_causal_lm(folder)
     before = _plain_loss(model, rows)
-    run = train_on_shared_prefix(
-        model,
-        rows,
-        epochs=4,
-        learning_rate=3e-2,
-        batch_size=3,
-        betas=(0.9, 0.95),
-        lora_r=8,
-        lora_alpha=16,
-        seed=0,
-        top_layers=None,
-        progress=False,
-    )
+    run = _train(model, rows, epochs=4, learning_rate=3e-2, batch_size=3, top_layers=None)
     assert run.steps == 8 and len(run.losses) == 8
     assert _plain_loss(run.model, rows) < before - 0.3
     assert not hasattr(run.model, "peft_config")  # merged: saves and serves as a plain model
@@ -112,15 +107,4 @@ def test_examples_that_share_no_prompt_are_refused(tiny):
     folder, rows = tiny
     other = {**rows[0], "input_ids": [rows[0]["input_ids"][0] + 1, *rows[0]["input_ids"][1:]]}
     with pytest.raises(ConfigError, match="share no prompt prefix"):
-        train_on_shared_prefix(
-            load_causal_lm(folder),
-            [rows[1], other],
-            epochs=1,
-            learning_rate=1e-3,
-            batch_size=2,
-            betas=(0.9, 0.95),
-            lora_r=4,
-            lora_alpha=8,
-            seed=0,
-            progress=False,
-        )
+        _train(load_causal_lm(folder), [rows[1], other], lora_r=4, lora_alpha=8)
