@@ -35,10 +35,15 @@ workers started (and litellm imported) before the timed run. Measured from the e
 (the file is polled: end = when seen, start = end - duration_s) over the span in which every slot
 holds an episode, each episode's calls spread over its duration; CPU includes the worker processes
 (psutil, else RUSAGE_CHILDREN). In one process every call is timed too: `timed_calls_per_s`
-checks the method, and its efficiency is the timed one. Baseline for the speedup, same run:
-`machine_ceiling`, what 2 processes of a pure-Python loop give over 1 on this machine (the vCPUs
-of a VM are not always independent). `others_cpu_cores` is what other processes on the machine
-used meanwhile (psutil): the machine may be shared, and then the numbers are low.
+checks the method, and its efficiency is the timed one. What 2 processes can give on this machine
+is measured in the same run: `machine_ceiling`, 2 processes of a pure-Python loop against 1 (the
+vCPUs of a VM are not always independent). A VM's speed also drifts by tens of percent within
+minutes, so the section runs in rounds, each (1 process, 2 workers[, Ray], the ceiling) back to
+back, in reverse order every other round (a steady drift cancels), and each ratio is compared
+within its round: `speedup_of_ceiling` = speedup / ceiling of
+the same round, the median over rounds (target ≥ 0.9). `others_cpu_cores` is what other
+processes on the machine used meanwhile (psutil): the machine may be shared, and then the numbers
+are low.
 
     python benchmarks/rollout.py [--quick] [--ray | --no-ray] [--profile] [--out PATH]
 Writes results/benchmarks/rollout.json. --profile adds the top cProfile hotspots of an in-thread
@@ -79,6 +84,7 @@ MODEL = "t2t/sim-latency"
 TARGET_EFFICIENCY = 0.85  # DESIGN §6: of ideal, at mean 2 s and concurrency 256
 TARGET_VS_RAW = 0.90  # of the raw litellm loop's efficiency, same setting, same run
 TARGET_SPEEDUP = 1.7  # 2 worker processes vs 1 on 2 cores, CPU-bound
+TARGET_OF_CEILING = 0.9  # that speedup over the machine's own 2-process ceiling, same round
 HEADLINE = (2.0, 256)
 USER_LINE = "Hi, I'd like to cancel my order #W2378156, it's no longer needed."
 
@@ -91,7 +97,8 @@ SETTINGS = {
     (0.2, 256): ((0.0, 6.0), (0.0, 20.0)),  # t2t: the end-to-end run of the sharding section
 }
 SHARD_SETTING = (0.2, 256)
-SHARD_EPISODES = {"quick": 300, "full": 1000}  # > concurrency: the slots stay full a while
+SHARD_EPISODES = {"quick": 500, "full": 600}  # > concurrency: the slots stay full a while
+SHARD_ROUNDS = {"quick": 3, "full": 5}  # 1 process and 2 workers back to back, then 2 and 1, …
 
 
 # ------------------------------------------------------------------------------- call timing
@@ -357,6 +364,10 @@ def children_cpu_s() -> float:
     return total
 
 
+_DURATION = re.compile(rb'"duration_s":([0-9.eE+-]+)')
+_ASSISTANT = b'"role":"assistant"'
+
+
 class FileWatch:
     """Polls a results file: when each episode was seen, its model calls and duration; CPU too."""
 
@@ -390,10 +401,10 @@ class FileWatch:
             data = handle.read()
             self._offset += len(data)
             *lines, self._rest = (self._rest + data).split(b"\n")
-            for line in lines:
-                row = json.loads(line)
-                calls = sum(m["role"] == "assistant" for m in row["messages"]) - 1
-                self.episodes.append((now - row["duration_s"], now, calls))
+            for line in lines:  # not json.loads: this thread shares a CPU with what it measures
+                duration = float(_DURATION.search(line).group(1))  # type: ignore[union-attr]
+                calls = line.count(_ASSISTANT) - 1  # compact JSON; quotes in strings are escaped
+                self.episodes.append((now - duration, now, calls))
 
     def saturated(self, concurrency: int) -> tuple[float, float]:
         """From when all slots hold an episode to when they stop doing so (the queues drain)."""
@@ -475,9 +486,11 @@ def measure_sharded(
     written = read_episodes(out)
     if stats.ran != len(tasks) * trials or len(written) != stats.ran:
         raise SystemExit(f"{tag}: {stats.ran} episodes ran, {len(written)} written")
+    total_calls = sum(calls_of(e) for e in written)
+    if sum(n for *_, n in watch.episodes) != total_calls:
+        raise SystemExit(f"{tag}: the file watch counted other model calls than were written")
     start, end = watch.saturated(concurrency)
     result = watch.steady(start, end)
-    total_calls = sum(calls_of(e) for e in written)
     if workers == 1 and backend == "local":  # in this process: every call was timed too
         timed = window_result(
             clock, start=start, end=end, cpu_s=0.0, concurrency=concurrency, latency_s=latency_s
@@ -609,7 +622,7 @@ def main() -> None:
             warmup_s, window_s = windows[0] if args.quick else windows[1]
             raw = measure_raw(setup, latency_s, concurrency, window_s)
             if (latency_s, concurrency) == SHARD_SETTING:
-                sharding = shard_runs(setup, SHARD_EPISODES[mode], use_ray, args.quick)
+                sharding = shard_runs(setup, SHARD_EPISODES[mode], use_ray, SHARD_ROUNDS[mode])
                 ours = dict(sharding["runs"]["1_process"])
             else:
                 ours = measure_rollout(setup, latency_s, concurrency, warmup_s, window_s)
@@ -655,6 +668,7 @@ def main() -> None:
         "efficiency": head["efficiency"] >= TARGET_EFFICIENCY,
         "vs_raw": head["vs_raw"] >= TARGET_VS_RAW,
         "speedup_2_workers": sharding["speedup"]["2_workers"] >= TARGET_SPEEDUP,
+        "sharding_of_ceiling": sharding["speedup_of_ceiling"]["2_workers"] >= TARGET_OF_CEILING,
     }
     print_table(settings, sharding, checks)
     result = {
@@ -669,11 +683,13 @@ def main() -> None:
             "vs_raw": head["vs_raw"],
             "speedup_2_workers": sharding["speedup"]["2_workers"],
             "machine_2_process_ceiling": sharding["machine_ceiling"]["speedup"],
+            "sharding_of_ceiling": sharding["speedup_of_ceiling"]["2_workers"],
         },
         "targets": {
             "efficiency": TARGET_EFFICIENCY,
             "vs_raw": TARGET_VS_RAW,
             "speedup_2_workers": TARGET_SPEEDUP,
+            "sharding_of_ceiling": TARGET_OF_CEILING,
         },
         "meets_targets": checks,
         "settings": settings,
@@ -688,7 +704,8 @@ def main() -> None:
             "episodes_per_hour": "calls_per_s / model calls per episode * 3600",
             "sharded_rows": "the same episodes end to end; from the episodes written, over the "
             "span in which every slot holds one",
-            "machine_ceiling": "2 x a pure-Python loop's time alone / its time as 2 processes",
+            "machine_ceiling": "(loop alone before + after) / 2 loops at once, pure Python",
+            "speedup_of_ceiling": "speedup / machine_ceiling of the same round, median of rounds",
             "others_cpu_cores": "cores used by other processes on the machine in the window",
         },
         "model": MODEL,
@@ -710,37 +727,73 @@ def main() -> None:
     print(f"wrote {args.out} in {result['duration_s']:.0f} s")
 
 
-def shard_runs(setup: dict[str, Any], episodes: int, use_ray: bool, quick: bool):
-    runs = {"1_process": measure_sharded(setup, 1, "local", episodes)}
-    runs["2_workers"] = measure_sharded(setup, 2, "local", episodes)
+def shard_runs(setup: dict[str, Any], episodes: int, use_ray: bool, rounds: int):
+    """Rounds of (1 process, 2 workers[, Ray], the machine's ceiling), each ratio within its round.
+
+    `runs` holds the rows of the median round (by 2 workers' share of the ceiling); `speedup`,
+    `machine_ceiling` and `speedup_of_ceiling` are medians over the rounds.
+    """
+    played = []
+    plan = [("1_process", 1, "local"), ("2_workers", 2, "local")]
+    plan += [("ray_2_workers", 2, "ray")] if use_ray else []
+    for index in range(rounds):
+        runs = {}
+        for name, workers, backend in plan if index % 2 == 0 else plan[::-1]:  # a drift cancels
+            runs[name] = measure_sharded(setup, workers, backend, episodes)
+        runs = {name: runs[name] for name, *_ in plan}
+        ceiling = machine_ceiling(repeats=3)
+        base = runs["1_process"]["calls_per_s"]
+        speedup = {name: round(row["calls_per_s"] / base, 3) for name, row in runs.items()}
+        of_ceiling = {name: round(v / ceiling["speedup"], 3) for name, v in speedup.items()}
+        played.append({"runs": runs, "ceiling": ceiling, "speedup": speedup, "of": of_ceiling})
+        print(
+            f"sharding round {len(played)}: 1 process {base:.0f} calls/s, "
+            + ", ".join(f"{k} {v:.2f}×" for k, v in speedup.items() if k != "1_process")
+            + f"; ceiling {ceiling['speedup']:.2f}× → 2 workers at {of_ceiling['2_workers']:.2f} "
+            "of it",
+            flush=True,
+        )
     if use_ray:
-        runs["ray_2_workers"] = measure_sharded(setup, 2, "ray", episodes)
         import ray
 
         ray.shutdown()
-    base = runs["1_process"]
-    speedup = {
-        name: round(row["calls_per_s"] / base["calls_per_s"], 3) for name, row in runs.items()
-    }
-    ceiling = machine_ceiling(repeats=5 if quick else 9)
+    by_share = sorted(played, key=lambda r: r["of"]["2_workers"])
+    names = list(played[0]["runs"])
+
+    def median(values: list[float]) -> float:
+        return round(statistics.median(values), 3)
+
     return {
         "setting": key(*SHARD_SETTING),
-        "runs": runs,
-        "speedup": speedup,
-        "machine_ceiling": ceiling,
-        "speedup_of_ceiling": {
-            name: round(value / ceiling["speedup"], 3) for name, value in speedup.items()
+        "rounds": len(played),
+        "runs": by_share[len(by_share) // 2]["runs"],
+        "speedup": {n: median([r["speedup"][n] for r in played]) for n in names},
+        "machine_ceiling": {
+            "speedup": median([r["ceiling"]["speedup"] for r in played]),
+            "per_round": [r["ceiling"] for r in played],
         },
+        "speedup_of_ceiling": {n: median([r["of"][n] for r in played]) for n in names},
+        "per_round": [
+            {
+                "calls_per_s": {n: row["calls_per_s"] for n, row in r["runs"].items()},
+                "speedup": r["speedup"],
+                "ceiling": r["ceiling"]["speedup"],
+                "speedup_of_ceiling": r["of"],
+            }
+            for r in played
+        ],
     }
 
 
 SPIN = "d = {}\nfor i in range(%d):\n    d[i %% 1000] = i"
 
 
-def machine_ceiling(loops: int = 2_000_000, repeats: int = 7) -> dict[str, Any]:
+def machine_ceiling(loops: int = 8_000_000, repeats: int = 3) -> dict[str, Any]:
     """What 2 processes give over 1 on this machine, for a pure-Python loop: the median of
-    `repeats` back-to-back pairs of runs (the vCPUs of a VM are not always independent, and
-    their speed drifts, so each pair is compared within itself)."""
+    `repeats` measures, each one process alone, then two at once, then one alone again (a VM's
+    vCPUs are not always independent, and their speed drifts: the two lone runs around the pair
+    cancel a steady drift). About a second per loop: a shorter one measures the interpreter's
+    start-up as much as the machine."""
 
     def wall(processes: int) -> float:
         started = time.perf_counter()
@@ -749,12 +802,12 @@ def machine_ceiling(loops: int = 2_000_000, repeats: int = 7) -> dict[str, Any]:
             process.wait()
         return time.perf_counter() - started
 
-    pairs = [(wall(1), wall(2)) for _ in range(repeats)]
-    ratios = sorted(2 * alone / two for alone, two in pairs)
+    measures = [(wall(1), wall(2), wall(1)) for _ in range(repeats)]
+    ratios = sorted((before + after) / two for before, two, after in measures)
     return {
         "speedup": round(ratios[len(ratios) // 2], 3),
         "range": [round(ratios[0], 3), round(ratios[-1], 3)],
-        "one_process_s": round(statistics.median(alone for alone, _ in pairs), 3),
+        "one_process_s": round(statistics.median(m[0] for m in measures), 3),
     }
 
 
@@ -790,11 +843,13 @@ def print_table(settings: dict[str, Any], sharding: dict[str, Any], checks: dict
     speedups = ", ".join(
         f"{k} {v:.2f}×" for k, v in sharding["speedup"].items() if k != "1_process"
     )
+    share = sharding["speedup_of_ceiling"]["2_workers"]
     print(
-        f"sharding at {sharding['setting']}, calls/s vs 1 process: {speedups}; "
-        f"target 2 workers ≥ {TARGET_SPEEDUP}×: {mark[checks['speedup_2_workers']]}; "
-        f"this machine's ceiling (a pure-Python loop, 2 processes vs 1): "
-        f"{sharding['machine_ceiling']['speedup']:.2f}×"
+        f"sharding at {sharding['setting']}, calls/s vs 1 process (median of "
+        f"{sharding['rounds']} rounds): {speedups}; target 2 workers ≥ {TARGET_SPEEDUP}×: "
+        f"{mark[checks['speedup_2_workers']]}; this machine's ceiling (a pure-Python loop, "
+        f"2 processes vs 1): {sharding['machine_ceiling']['speedup']:.2f}×; 2 workers reach "
+        f"{share:.2f} of it (target ≥ {TARGET_OF_CEILING}: {mark[checks['sharding_of_ceiling']]})"
     )
 
 

@@ -17,6 +17,7 @@ from t2t.core.schema import Message
 from t2t.llm.backend import load_litellm
 from t2t.llm.client import complete_sync
 from t2t.llm.hf_local import is_local
+from t2t.llm.providers import is_in_process
 
 __all__ = ["preflight_models"]
 
@@ -30,15 +31,10 @@ def preflight_models(config: RunConfig) -> None:
     if config.user != "scripted":
         models.append((config.user, config.user_params))
     for model, params in models:
-        if is_probe(model) or is_local(model) or _in_process(model):
+        if is_probe(model) or is_local(model) or is_in_process(model):
             continue
         _resolve_provider(model)
         _call_once(model, params)
-
-
-def _in_process(model: str) -> bool:
-    providers = {item["provider"] for item in load_litellm().custom_provider_map}
-    return model.split("/", 1)[0] in providers
 
 
 def _resolve_provider(model: str) -> None:

@@ -24,6 +24,7 @@ from t2t.core.schema import Episode
 __all__ = [
     "EpisodeKey",
     "append_episodes",
+    "append_lines",
     "episode_key",
     "open_results",
     "read_episodes",
@@ -99,7 +100,12 @@ def repair_tail(path: str | Path) -> int:
 
 def append_episodes(path: str | Path, episodes: Iterable[Episode]) -> None:
     """Append whole lines under an exclusive lock (safe across processes)."""
-    text = "".join(e.model_dump_json(exclude_none=True) + "\n" for e in episodes).encode()
+    append_lines(path, [e.model_dump_json(exclude_none=True) for e in episodes])
+
+
+def append_lines(path: str | Path, lines: Iterable[str]) -> None:
+    """`append_episodes` for episodes already serialised as JSON (one per line, no newline)."""
+    text = "".join(line + "\n" for line in lines).encode()
     if not text:
         return
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)

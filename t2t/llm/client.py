@@ -23,12 +23,12 @@ from t2t.core.errors import ModelCallError
 from t2t.core.schema import Message
 from t2t.core.settings import DEFAULT_MAX_RETRIES, model_timeout_s
 from t2t.core.settings import retry_wait_s as _default_retry_wait_s
-from t2t.llm.aio import run_sync
+from t2t.llm.aio import dispatch_on_loop, run_sync
 from t2t.llm.backend import load_litellm
 from t2t.llm.cache import ModelCache, cache_key, open_cache
 from t2t.llm.completion import Completion, Usage
 from t2t.llm.messages import from_openai_message, to_openai_messages
-from t2t.llm.providers import handler_error
+from t2t.llm.providers import handler_error, is_in_process
 
 __all__ = ["Completion", "Usage", "complete", "complete_sync"]
 
@@ -118,13 +118,15 @@ async def _call_litellm(request: dict[str, Any], retries: int, wait_s: float) ->
 
     litellm = load_litellm()
     request = {**request, "max_retries": 0}  # ours are the only retries (the SDK's would multiply)
+    in_process = is_in_process(request["model"])
     attempts = 0
 
     async def attempt() -> Any:
         nonlocal attempts
         attempts += 1
         logger.debug("model call: %s, %d messages", request["model"], len(request["messages"]))
-        return await litellm.acompletion(**request)
+        with dispatch_on_loop(in_process):  # no thread hop for a handler in this process
+            return await litellm.acompletion(**request)
 
     retrying = tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(retries + 1),

@@ -25,6 +25,7 @@ __all__ = [
     "ProviderHandler",
     "ProviderRequest",
     "handler_error",
+    "is_in_process",
     "mark_handler_error",
     "register_model",
     "register_provider",
@@ -96,6 +97,12 @@ def unregister_provider(name: str) -> None:
     litellm.custom_provider_map[:] = [
         item for item in litellm.custom_provider_map if item["provider"] != name
     ]
+
+
+def is_in_process(model: str) -> bool:
+    """Whether `model` is served by a handler registered in this process (no network)."""
+    litellm = load_litellm()
+    return model.split("/", 1)[0] in {item["provider"] for item in litellm.custom_provider_map}
 
 
 def _custom_llm(handler: ProviderHandler) -> Any:

@@ -196,3 +196,39 @@ def test_ray_on_a_two_node_cluster_writes_the_same_episodes_from_the_driver_alon
     assert stats.ran == len(tasks) * TRIALS
     _assert_one_line_per_key(out, tasks)
     assert _rewards(out) == _rewards(one_process)
+
+
+def test_a_ray_shard_sends_its_episodes_in_batches_and_waits_for_them_at_the_end(monkeypatch):
+    """One blocking put per episode kept Ray workers waiting on the queue's actor."""
+    import types
+
+    from t2t.benchmark import shards
+    from t2t.core.schema import Episode
+
+    sent, awaited = [], []
+
+    class Actor:
+        class put_nowait_batch:  # noqa: N801  # as a Ray actor method is called
+            @staticmethod
+            def remote(lines):
+                sent.append(list(lines))
+                return f"ref-{len(sent)}"
+
+    monkeypatch.setitem(sys.modules, "ray", types.SimpleNamespace(get=awaited.extend))
+    episode = Episode(
+        task_id="t1", agent_model="t2t/oracle", user_model="scripted", termination_reason="done"
+    )
+    sender = shards._Sender(types.SimpleNamespace(actor=Actor), period_s=3600)
+    for _ in range(3):
+        sender.add(episode)
+    assert sent == []  # nothing sent, nothing waited on, within the period
+    sender.close()
+    assert [len(batch) for batch in sent] == [3] and awaited == ["ref-1"]
+    assert Episode.model_validate_json(sent[0][0]) == episode
+
+    sent.clear(), awaited.clear()
+    sender = shards._Sender(types.SimpleNamespace(actor=Actor), period_s=0)
+    sender.add(episode), sender.add(episode)
+    assert len(sent) == 2 and awaited == []  # a batch per period, without waiting
+    sender.close()
+    assert awaited == ["ref-1", "ref-2"]

@@ -4,6 +4,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -174,6 +176,47 @@ def test_complete_sync_works_inside_a_running_event_loop(provider):
         return complete_sync(model, [{"role": "user", "content": "hi"}])
 
     assert asyncio.run(notebook_cell()).message.content == "turns=1"
+
+
+@pytest.fixture
+def hand_offs(monkeypatch):
+    """The names of the threads that hand work to a thread pool, in order."""
+    names = []
+    submit = ThreadPoolExecutor.submit
+
+    def spy(self, fn, /, *args, **kwargs):
+        names.append(threading.current_thread().name)
+        return submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", spy)
+    return names
+
+
+def test_a_model_served_in_process_is_dispatched_without_a_thread_hop(provider, hand_offs):
+    """litellm sends each call's dispatch to the loop's executor; for a handler in this process
+    it runs on t2t's model loop itself (a hop per call left sharded workers 10% idle). What the
+    handler sends to the executor itself still runs on a pool thread.
+    """
+    ran_on = []
+
+    async def handler(request):
+        ran_on.append(await asyncio.to_thread(lambda: threading.current_thread().name))
+        return "ok"
+
+    model = provider(handler)
+    for _ in range(3):
+        assert complete_sync(model, [{"role": "user", "content": "hi"}]).message.content == "ok"
+    assert hand_offs == ["t2t-model-loop"] * 3  # the handler's to_thread calls, nothing more
+    assert len(ran_on) == 3 and all(name.startswith("t2t-model-loop-pool") for name in ran_on)
+
+
+def test_a_model_behind_a_network_is_still_dispatched_on_a_thread(hand_offs):
+    """Some providers block in litellm's dispatch (a sync-only client, a credentials fetch)."""
+    reply = complete_sync(
+        "openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], **_mocked("fine", [])
+    )
+    assert reply.message.content == "fine"
+    assert hand_offs == ["t2t-model-loop"]
 
 
 def test_provider_failure_becomes_model_call_error_without_the_key(provider):
