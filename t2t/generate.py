@@ -44,7 +44,7 @@ from t2t.tasks.tau2 import db_sha256, write_tau2_tasks
 __all__ = ["PIPELINE_VERSION", "GenerateConfig", "YieldReport", "generate_tasks", "walk_seed"]
 
 logger = logging.getLogger(__name__)
-PIPELINE_VERSION = 7  # bump when a change makes the same seed give other tasks
+PIPELINE_VERSION = 8  # bump when a change makes the same seed give other tasks
 _MAX_WALKS_PER_TASK = 20  # give up when yield is this poor: a domain the explorer cannot use
 
 

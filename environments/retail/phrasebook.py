@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from t2t.tasks import Mention, listing, option_phrase, payment_method
+from t2t.tasks import Mention, listing, option_phrase, payment_method, the_one_with
 
 ASKS = {
     "cancel_pending_order": (
@@ -154,7 +154,7 @@ def _new_item(mention: Mention) -> str:
     if not changed:
         return "the very same one"
     told = [option_phrase(k, options[k]) for k in changed]
-    return f"the one with {listing(told)}"
+    return the_one_with(told)
 
 
 def _address(arguments: Mapping[str, Any], named: Mapping[str, str]) -> str:

@@ -42,7 +42,7 @@ from t2t.intents.slots import (
 )
 from t2t.intents.sound import contains_value
 from t2t.intents.text import first_person, has_internal_id, has_timestamp, mentions
-from t2t.tasks import listing, option_phrase, spoken, words
+from t2t.tasks import option_phrase, spoken, the_one_with, words
 from t2t.tasks.convert import describe_value, name_of, request_text
 
 __all__ = ["CLARIFY_TEXT", "Ambiguous", "AmbiguousDetails", "SlotRef", "parse_withheld"]
@@ -135,7 +135,7 @@ def _attributes_text(keys: list[str], attributes: dict[str, Any]) -> str:
         if more := _AND_MORE.search(str(attributes[key])):
             count = int(more.group(1))
             parts.append(f"{count} other item{'s' if count > 1 else ''}")
-    return f"the one with {listing(parts)}"
+    return the_one_with(parts)
 
 
 def _withheld(

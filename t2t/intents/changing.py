@@ -12,6 +12,7 @@ confirmation of A's write) and the taxonomy; the stubborn probe carries out A.
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from t2t.core.environment import Domain, Environment
@@ -66,6 +67,10 @@ _REASONS: dict[str, tuple[str, ...]] = {
         "before I forget",
     ),
 }
+
+
+_GIVES_REASON = re.compile(r"\b(because|since)\b")  # the new request carries its own motive
+_INSTEAD = re.compile(r"\binstead\b")
 
 
 class ChangingDetails(Details):
@@ -162,18 +167,20 @@ class Changing(KindHooks[ChangingDetails]):
             request_text(walk, c, version=last + (i > 0 and strategy == "add-request"))
             for i, (_, c) in enumerate(goal_b)
         ]
-        motive = rng.choice(_REASONS.get(strategy, _REASONS["other-record"]))
+        motive: str | None = rng.choice(_REASONS.get(strategy, _REASONS["other-record"]))
         if strategy == "add-request":
             added = "; ".join(text_b[len(text_a) :])
             switch = f"add a second request ({motive}): you also want to {added}"
             said = f"Yes, and {motive}, I also want to {first_person(added)}."
         else:
             wanted = "; ".join(text_b)
-            switch = f"change your mind ({motive}): instead, you want to {wanted}"
-            said = (
-                f"Actually, I've changed my mind: {motive}, so instead I'd rather "
-                f"{first_person(wanted)}."
-            )
+            if strategy == "switch-action" and _GIVES_REASON.search(wanted):
+                motive = None  # "that works better for me … because it arrived damaged": one
+            instead = "" if _INSTEAD.search(wanted) else "instead "  # not "instead … instead"
+            switch = f"change your mind{f' ({motive})' if motive else ''}: instead, you want to"
+            switch += f" {wanted}"
+            said = "Actually, I've changed my mind: " + (f"{motive}, so " if motive else "")
+            said += f"{instead}I'd rather {first_person(wanted)}."
         goal_a_calls = walk.calls_for(prefix + goal_a)
         return derive_task(
             base,

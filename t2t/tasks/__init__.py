@@ -15,6 +15,7 @@ from t2t.tasks.phrasing import (
     phrasebook_of,
     spoken,
     spoken_date,
+    the_one_with,
     words,
 )
 from t2t.tasks.rewrite import (
@@ -52,6 +53,7 @@ __all__ = [
     "rewrite_task_async",
     "spoken",
     "spoken_date",
+    "the_one_with",
     "task_to_tau2",
     "with_judge_scores",
     "words",

@@ -47,9 +47,11 @@ __all__ = [
     "seeded_choice",
     "spoken",
     "spoken_date",
+    "the_one_with",
     "words",
 ]
 
+_ADJECTIVE = ("proof", "able", "ible")  # option names said as adjectives: waterproof, foldable
 # A lowercase prefix with underscores, then digits: acc_123, gift_card_1309715, jane_doe_42.
 _INTERNAL_ID = re.compile(r"\b[a-z]+(?:_[a-z]+)*_\d+\b")
 _TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?")
@@ -208,11 +210,29 @@ def option_phrase(key: str, value: Any) -> str:
     if said.lower() in ("yes", "true"):
         return name
     if said.lower() in ("no", "false", "none"):  # "no backlight", but "not waterproof"
-        return f"not {name}" if name.endswith(("proof", "able", "ible")) else f"no {name}"
+        return f"not {name}" if name.endswith(_ADJECTIVE) else f"no {name}"
+    if name == "size" and len(said) <= 3:  # "size 7", "size XL"; but "medium size"
+        return f"size {said}"
     head = name.split()[0].lower() if name.strip() else ""
     if said.lower() in name.lower() or head[:5] in said.lower():  # "bagless", "AA batteries"
         return said
     return f"{said} {name}"
+
+
+def the_one_with(parts: Sequence[str]) -> str:
+    """A product told by what it has: "the one with large size", with an adjective before the
+    noun ("the waterproof one with large size") and a negated one after it ("the one with large
+    size that is not waterproof"), never "the one with waterproof".
+    """
+    before = [p for p in parts if " " not in p and p.endswith(_ADJECTIVE)]
+    after = [p for p in parts if p.startswith("not ") and p.endswith(_ADJECTIVE)]
+    with_ = [p for p in parts if p not in before and p not in after]
+    text = " ".join(["the", *before, "one"])
+    if with_:
+        text += f" with {listing(with_)}"
+    if after:
+        text += f" that is {listing(after)}"
+    return text
 
 
 def listing(items: Sequence[str]) -> str:

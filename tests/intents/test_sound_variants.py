@@ -34,6 +34,7 @@ DOMAINS = ("retail", "airline", "banking")
 SEEDS = range(60)
 POLICY_ONLY_AT_LEAST = {"retail": 0.30, "airline": 0.60, "banking": 0.60}
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_OWN_REASON = re.compile(r"\b(because|since)\b")  # a request that gives its own motive
 
 
 @dataclass
@@ -298,9 +299,13 @@ def test_the_switch_gives_a_reason_in_the_users_words(worlds, name):
     for task in worlds[name].changing:
         details = task.variant.details
         switch, motive = details["switch"], details["motive"]
-        assert motive and motive in switch, task.id
+        own_reason = _OWN_REASON.search(switch.split(":", 1)[-1].removeprefix(f" {motive},"))
+        assert (motive and motive in switch) or own_reason, task.id
+        if details["strategy"] == "switch-action":  # one reason, not "that suits me better …
+            assert not (motive and own_reason), switch  # … because it arrived damaged"
+        assert len(re.findall(r"\binstead\b", switch)) <= 1, switch
         assert any(word in switch.lower() for word in _SWITCH_WORDS), switch
-        assert not _SNAKE.search(motive) and not any(t in motive for t in tools)
+        assert not _SNAKE.search(motive or "") and not any(t in (motive or "") for t in tools)
         user = INTENT_KINDS["changing"].user_script(task, worlds[name].env.domain)
         assert user.on_confirm(99) == switch
 

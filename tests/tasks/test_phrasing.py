@@ -22,6 +22,7 @@ from t2t.tasks import (
     phrasebook_of,
     request_text,
     spoken_date,
+    the_one_with,
 )
 
 DOMAINS = t2t.builtin_domains()
@@ -57,6 +58,15 @@ def test_values_are_spoken_as_people_write_them():
         "AA batteries",
         "bagless",
     ]
+    assert option_phrase("size", "XL") == "size XL" and option_phrase("size", "7") == "size 7"
+
+
+def test_a_product_told_by_its_options_puts_adjectives_where_people_do():
+    assert the_one_with(["large size"]) == "the one with large size"
+    assert the_one_with(["waterproof", "large size"]) == "the waterproof one with large size"
+    assert the_one_with(["not waterproof"]) == "the one that is not waterproof"
+    said = the_one_with(["black color", "not foldable", "no backlight"])
+    assert said == "the one with black color and no backlight that is not foldable"
 
 
 def test_payment_methods_are_named_by_brand_and_digits_or_by_their_number_when_twins():
