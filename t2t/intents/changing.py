@@ -176,11 +176,14 @@ class Changing(KindHooks[ChangingDetails]):
             wanted = "; ".join(text_b)
             if strategy == "switch-action" and _GIVES_REASON.search(wanted):
                 motive = None  # "that works better for me … because it arrived damaged": one
-            instead = "" if _INSTEAD.search(wanted) else "instead "  # not "instead … instead"
-            switch = f"change your mind{f' ({motive})' if motive else ''}: instead, you want to"
-            switch += f" {wanted}"
-            said = "Actually, I've changed my mind: " + (f"{motive}, so " if motive else "")
-            said += f"{instead}I'd rather {first_person(wanted)}."
+            instead = not _INSTEAD.search(wanted)  # not "instead … instead"
+            if motive:
+                switch = f"change your mind ({motive}): instead, you want to {wanted}"
+                said = f"Actually, I've changed my mind: {motive}, so {'instead ' * instead}I'd"
+            else:  # no second colon: "mind: instead" would read as a key and its value
+                switch = f"change your mind, and instead you want to {wanted}"
+                said = f"Actually, I've changed my mind. {'Instead, ' * instead}I'd"
+            said += f" rather {first_person(wanted)}."
         goal_a_calls = walk.calls_for(prefix + goal_a)
         return derive_task(
             base,
