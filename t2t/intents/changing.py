@@ -182,7 +182,7 @@ class Changing(KindHooks[ChangingDetails]):
                 said = f"Actually, I've changed my mind: {motive}, so {'instead ' * instead}I'd"
             else:  # no second colon: "mind: instead" would read as a key and its value
                 switch = f"change your mind, and instead you want to {wanted}"
-                said = f"Actually, I've changed my mind. {'Instead, ' * instead}I'd"
+                said = f"Actually, I've changed my mind, and {'instead ' * instead}I'd"
             said += f" rather {first_person(wanted)}."
         goal_a_calls = walk.calls_for(prefix + goal_a)
         return derive_task(
