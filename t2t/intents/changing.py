@@ -69,8 +69,17 @@ _REASONS: dict[str, tuple[str, ...]] = {
 }
 
 
-_GIVES_REASON = re.compile(r"\b(because|since)\b")  # the new request carries its own motive
 _INSTEAD = re.compile(r"\binstead\b")
+
+
+def _gives_motive(
+    walk: Walk, goal: list[tuple[float, Candidate]], texts: list[str], version: int
+) -> bool:
+    """Whether a request of `goal` says why (its words change without the phrasebook's motive)."""
+    return any(
+        text != request_text(walk, candidate, version=version, motive=False)
+        for text, (_, candidate) in zip(texts, goal, strict=True)
+    )
 
 
 class ChangingDetails(Details):
@@ -174,8 +183,8 @@ class Changing(KindHooks[ChangingDetails]):
             said = f"Yes, and {motive}, I also want to {first_person(added)}."
         else:
             wanted = "; ".join(text_b)
-            if strategy == "switch-action" and _GIVES_REASON.search(wanted):
-                motive = None  # "that works better for me … because it arrived damaged": one
+            if strategy == "switch-action" and _gives_motive(walk, goal_b, text_b, last):
+                motive = None  # one reason, not "that works better … because it arrived damaged"
             instead = not _INSTEAD.search(wanted)  # not "instead … instead"
             if motive:
                 switch = f"change your mind ({motive}): instead, you want to {wanted}"

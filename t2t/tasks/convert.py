@@ -144,14 +144,15 @@ def request_text(
     *,
     vague: dict[str, tuple[int | None, dict[str, Any]]] | None = None,
     version: int | None = None,
+    motive: bool = True,
 ) -> str:
     """One request in words (second person, with its motive when the domain's phrasebook has
-    one); `vague` names an argument (or one element of it) only by `shared` attributes, as an
-    ambiguous user does.
+    one and `motive` is set); `vague` names an argument (or one element of it) only by `shared`
+    attributes, as an ambiguous user does.
     """
     book = phrasebook_of(walk.env.domain)
     if book is not None and candidate.call.name in book.asks:
-        return _natural_request(walk, candidate, book, vague, version)
+        return _natural_request(walk, candidate, book, vague, version, motive)
     return _generic_request(walk, candidate, vague, version)
 
 
@@ -237,6 +238,7 @@ def _natural_request(
     book: Phrasebook,
     vague: dict[str, tuple[int | None, dict[str, Any]]] | None,
     version: int | None,
+    motive: bool,
 ) -> str:
     container = _container(walk, candidate, version)
 
@@ -257,6 +259,7 @@ def _natural_request(
         mention_of,
         said=lambda arg, value: _said(walk, candidate, arg, value),
         vague=vague,
+        motive=motive,
     )
 
 

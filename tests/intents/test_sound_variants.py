@@ -34,7 +34,7 @@ DOMAINS = ("retail", "airline", "banking")
 SEEDS = range(60)
 POLICY_ONLY_AT_LEAST = {"retail": 0.30, "airline": 0.60, "banking": 0.60}
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-_OWN_REASON = re.compile(r"\b(because|since)\b")  # a request that gives its own motive
+_OWN_REASON = re.compile(r"\b(because|since|as)\b")  # the phrasebooks' motive openers
 
 
 @dataclass
