@@ -29,21 +29,20 @@ task mix (the 1-process run below runs every task; a window favours the short ep
 `raw_litellm_efficiency` is the raw loop's efficiency at the same latency and concurrency;
 `vs_raw` = efficiency / raw_litellm_efficiency.
 
-Sharding (mean 0.2 s, CPU-bound): the same episodes (more than the concurrency) run end to end in
-1 process, on 2 local worker processes and on Ray (if importable; opt in with --ray under --quick),
+Sharding (mean 0.2 s, CPU-bound): the same episodes (more than the concurrency) run end to end in 1
+process, on 2 local worker processes and on Ray (if importable; opt in with --ray under --quick),
 workers started (and litellm imported) before the timed run. Measured from the episodes written
 (the file is polled: end = when seen, start = end - duration_s) over the span in which every slot
 holds an episode, each episode's calls spread over its duration; CPU includes the worker processes
-(psutil, else RUSAGE_CHILDREN). In one process every call is timed too: `timed_calls_per_s`
-checks the method, and its efficiency is the timed one. What 2 processes can give on this machine
-is measured in the same run: `machine_ceiling`, 2 processes of a pure-Python loop against 1 (the
-vCPUs of a VM are not always independent). A VM's speed also drifts by tens of percent within
-minutes, so the section runs in rounds, each (1 process, 2 workers[, Ray], the ceiling) back to
-back, in reverse order every other round (a steady drift cancels), and each ratio is compared
-within its round: `speedup_of_ceiling` = speedup / ceiling of
-the same round, the median over rounds (target ≥ 0.9). `others_cpu_cores` is what other
-processes on the machine used meanwhile (psutil): the machine may be shared, and then the numbers
-are low.
+(psutil, else RUSAGE_CHILDREN). In one process every call is timed too: `timed_calls_per_s` checks
+the method, and its efficiency is the timed one. What 2 processes can give on this machine is
+measured in the same run: `machine_ceiling`, 2 processes of a pure-Python loop against 1 (the vCPUs
+of a VM are not always independent). A VM's speed also drifts by tens of percent within minutes, so
+the section runs in rounds, each (1 process, 2 workers[, Ray], the ceiling) back to back, in
+reverse order every other round (a steady drift cancels), and each ratio is compared within its
+round: `speedup_of_ceiling` = speedup / ceiling of the same round, the median over rounds (target ≥
+0.9). `others_cpu_cores` is what other processes on the machine used meanwhile (psutil): the
+machine may be shared, and then the numbers are low.
 
     python benchmarks/rollout.py [--quick] [--ray | --no-ray] [--profile] [--out PATH]
 Writes results/benchmarks/rollout.json. --profile adds the top cProfile hotspots of an in-thread
